@@ -1,0 +1,297 @@
+/**
+ * A framed KiteQ connection over any Duplex (a TCP socket, or one end of an in-memory pair).
+ *
+ * Writes are coalesced: frames queue up and go out in one write per event-loop turn, or at once when
+ * the queue passes `flushThresholdBytes`. When the stream pushes back (`write()` returns false) we
+ * stop writing until 'drain'; frames keep queueing up to `maxQueuedBytes` (counting the stream's own
+ * buffer too) and beyond that `send` refuses with a BackpressureError, so a peer that never reads
+ * cannot grow our memory without bound.
+ *
+ * Requests are correlated by opaque on this connection only. A pending request also names the
+ * command its answer must have, so a peer request that happens to reuse one of our opaques (KiteQ's
+ * peers count opaques independently) is routed as a request, never mistaken for the answer.
+ * Responses are plain `send`s: they never register anything.
+ */
+import { EventEmitter } from 'node:events'
+import type { Duplex } from 'node:stream'
+import {
+  BackpressureError, ConnectionClosedError, KiteQError, ProtocolError, TimeoutError,
+} from '../protocol/errors.ts'
+import { DEFAULT_MAX_BODY_BYTES, encodePacket, type Frame } from '../protocol/frame.ts'
+import { FrameDecoder } from '../protocol/frame-decoder.ts'
+import { silentLogger, type Logger } from '../protocol/logger.ts'
+import type { MessageCodec } from '../protocol/schema.ts'
+
+export interface ConnectionOptions {
+  /** Largest frame body accepted or sent. */
+  maxBodyBytes?: number
+  /** Queue size past which a flush happens at once instead of at the end of the turn. */
+  flushThresholdBytes?: number
+  /** Bound on bytes waiting to be written (our queue plus the stream's buffer). */
+  maxQueuedBytes?: number
+  /** Default timeout of `request`. */
+  requestTimeoutMs?: number
+  logger?: Logger
+  /** A name for logs, e.g. the remote address. */
+  label?: string
+}
+
+export const connectionDefaults = {
+  maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+  flushThresholdBytes: 64 * 1024,
+  maxQueuedBytes: 16 * 1024 * 1024,
+  requestTimeoutMs: 5000,
+} as const
+
+export type FrameHandler = (frame: Frame, connection: Connection) => void
+
+interface Pending {
+  readonly responseCmd: number
+  readonly resolve: (frame: Frame) => void
+  readonly reject: (err: Error) => void
+  readonly timer: NodeJS.Timeout
+}
+
+export interface ConnectionEvents {
+  close: [reason: Error | undefined]
+  drain: []
+}
+
+export class Connection extends EventEmitter<ConnectionEvents> {
+  readonly label: string
+  readonly maxBodyBytes: number
+  readonly #stream: Duplex
+  readonly #decoder: FrameDecoder
+  readonly #logger: Logger
+  readonly #flushThresholdBytes: number
+  readonly #maxQueuedBytes: number
+  readonly #requestTimeoutMs: number
+  readonly #pending = new Map<number, Pending>()
+  #onFrame: FrameHandler = () => {}
+  #queue: Buffer[] = []
+  #queuedBytes = 0
+  #flushScheduled = false
+  #waitingForDrain = false
+  #nextOpaque = 1
+  #closed = false
+  #closeReason: Error | undefined
+
+  constructor(stream: Duplex, options: ConnectionOptions = {}) {
+    super()
+    this.#stream = stream
+    this.label = options.label ?? 'connection'
+    this.#logger = options.logger ?? silentLogger
+    this.maxBodyBytes = options.maxBodyBytes ?? connectionDefaults.maxBodyBytes
+    this.#flushThresholdBytes = options.flushThresholdBytes ?? connectionDefaults.flushThresholdBytes
+    this.#maxQueuedBytes = options.maxQueuedBytes ?? connectionDefaults.maxQueuedBytes
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? connectionDefaults.requestTimeoutMs
+    this.#decoder = new FrameDecoder((frame) => this.#dispatch(frame), { maxBodyBytes: this.maxBodyBytes })
+
+    stream.on('data', (chunk: Buffer) => this.#receive(chunk))
+    stream.on('drain', () => this.#drained())
+    stream.on('error', (err) => this.#shutdown(err))
+    stream.on('end', () => {
+      this.#shutdown(undefined)
+      stream.end()
+    })
+    stream.on('close', () => this.#shutdown(undefined))
+  }
+
+  /** Where frames that are not answers to our requests go. */
+  setFrameHandler(handler: FrameHandler): void {
+    this.#onFrame = handler
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Bytes queued by us and not yet accepted by the stream, plus the stream's own buffer. */
+  get queuedBytes(): number {
+    return this.#queuedBytes + this.#stream.writableLength
+  }
+
+  /** True while the stream pushes back; 'drain' is emitted when it stops. */
+  get backpressured(): boolean {
+    return this.#waitingForDrain
+  }
+
+  get pendingRequests(): number {
+    return this.#pending.size
+  }
+
+  /** A fresh opaque for a request on this connection (never 0, which KiteQ reads as "unassigned"). */
+  nextOpaque(): number {
+    let opaque = this.#nextOpaque
+    while (this.#pending.has(opaque)) opaque = opaque >= 0xffffffff ? 1 : opaque + 1
+    this.#nextOpaque = opaque >= 0xffffffff ? 1 : opaque + 1
+    return opaque
+  }
+
+  /** Queues an encoded frame. Throws ConnectionClosedError or BackpressureError; never blocks. */
+  send(frame: Buffer): void {
+    if (this.#closed) throw this.#closedError()
+    if (this.#queuedBytes + this.#stream.writableLength + frame.length > this.#maxQueuedBytes) {
+      throw new BackpressureError(
+        `${this.label}: ${this.queuedBytes} bytes already queued, refusing ${frame.length} more (limit ${this.#maxQueuedBytes})`,
+      )
+    }
+    this.#queue.push(frame)
+    this.#queuedBytes += frame.length
+    if (this.#waitingForDrain) return
+    if (this.#queuedBytes >= this.#flushThresholdBytes) this.#flush()
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(this.#scheduledFlush)
+    }
+  }
+
+  /** Encodes and queues a message; for answers pass the request's opaque. */
+  sendMessage<T>(opaque: number, cmdType: number, codec: MessageCodec<T>, message: T): void {
+    this.send(encodePacket(opaque, cmdType, codec, message, this.maxBodyBytes))
+  }
+
+  /**
+   * Sends an encoded request frame carrying `opaque` (from nextOpaque) and resolves with the
+   * answer whose cmdType is `responseCmd`. Rejects with TimeoutError, ConnectionClosedError or
+   * BackpressureError; settles exactly once.
+   */
+  request(opaque: number, frame: Buffer, responseCmd: number, timeoutMs = this.#requestTimeoutMs): Promise<Frame> {
+    if (this.#closed) return Promise.reject(this.#closedError())
+    return new Promise<Frame>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.#pending.get(opaque)?.timer !== timer) return
+        this.#pending.delete(opaque)
+        reject(new TimeoutError(`${this.label}: no answer to request ${opaque} within ${timeoutMs} ms`))
+      }, timeoutMs)
+      this.#pending.set(opaque, { responseCmd, resolve, reject, timer })
+      try {
+        this.send(frame)
+      } catch (err) {
+        clearTimeout(timer)
+        this.#pending.delete(opaque)
+        reject(err as Error)
+      }
+    })
+  }
+
+  /** Encodes `message` as a request and waits for its answer. */
+  requestMessage<T>(
+    cmdType: number, codec: MessageCodec<T>, message: T, responseCmd: number, timeoutMs?: number,
+  ): Promise<Frame> {
+    const opaque = this.nextOpaque()
+    let frame: Buffer
+    try {
+      frame = encodePacket(opaque, cmdType, codec, message, this.maxBodyBytes)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.request(opaque, frame, responseCmd, timeoutMs)
+  }
+
+  /** Resolves when nothing is held back by the stream (at once if it is not pushing back). */
+  waitForDrain(): Promise<void> {
+    if (!this.#waitingForDrain) return Promise.resolve()
+    if (this.#closed) return Promise.reject(this.#closedError())
+    return new Promise((resolve, reject) => {
+      const onDrain = () => {
+        this.off('close', onClose)
+        resolve()
+      }
+      const onClose = () => {
+        this.off('drain', onDrain)
+        reject(this.#closedError())
+      }
+      this.once('drain', onDrain)
+      this.once('close', onClose)
+    })
+  }
+
+  /**
+   * Without a reason: hands everything queued to the stream (past the back-pressure bound, which
+   * is already capped by `maxQueuedBytes`) and ends it gracefully. With a reason: destroys at once.
+   * Either way pending requests fail with ConnectionClosedError.
+   */
+  close(reason?: Error): void {
+    if (this.#closed) return
+    if (reason !== undefined) {
+      this.#shutdown(reason)
+      this.#stream.destroy()
+      return
+    }
+    if (this.#queuedBytes > 0) this.#stream.write(Buffer.concat(this.#queue, this.#queuedBytes))
+    this.#shutdown(undefined)
+    this.#stream.end()
+  }
+
+  // ------------------------------------------------------------------------------------- inbound
+
+  #receive(chunk: Buffer): void {
+    try {
+      this.#decoder.push(chunk)
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.#logger.warn({ conn: this.label, code: err.code, err: err.message }, 'malformed frame, closing connection')
+      } else {
+        this.#logger.error({ conn: this.label, err }, 'frame handler failed, closing connection')
+      }
+      this.close(err as Error)
+    }
+  }
+
+  #dispatch(frame: Frame): void {
+    if (this.#closed) return
+    const pending = this.#pending.get(frame.opaque)
+    if (pending !== undefined && pending.responseCmd === frame.cmdType) {
+      this.#pending.delete(frame.opaque)
+      clearTimeout(pending.timer)
+      pending.resolve(frame)
+      return
+    }
+    this.#onFrame(frame, this)
+  }
+
+  // ------------------------------------------------------------------------------------ outbound
+
+  readonly #scheduledFlush = (): void => {
+    this.#flushScheduled = false
+    this.#flush()
+  }
+
+  #flush(): void {
+    if (this.#queuedBytes === 0 || this.#waitingForDrain || this.#closed) return
+    const data = this.#queue.length === 1 ? this.#queue[0] : Buffer.concat(this.#queue, this.#queuedBytes)
+    this.#queue = []
+    this.#queuedBytes = 0
+    if (!this.#stream.write(data)) this.#waitingForDrain = true
+  }
+
+  #drained(): void {
+    if (!this.#waitingForDrain) return
+    this.#waitingForDrain = false
+    this.#flush()
+    if (!this.#waitingForDrain) this.emit('drain')
+  }
+
+  // ----------------------------------------------------------------------------------- lifecycle
+
+  #closedError(): KiteQError {
+    return new ConnectionClosedError(`${this.label}: connection closed`, { cause: this.#closeReason })
+  }
+
+  #shutdown(reason: Error | undefined): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#closeReason = reason
+    this.#queue = []
+    this.#queuedBytes = 0
+    const error = this.#closedError()
+    const pending = [...this.#pending.values()]
+    this.#pending.clear()
+    for (const p of pending) {
+      clearTimeout(p.timer)
+      p.reject(error)
+    }
+    this.emit('close', reason)
+  }
+}

@@ -1,0 +1,6 @@
+export { Connection, connectionDefaults } from './connection.ts'
+export type { ConnectionEvents, ConnectionOptions, FrameHandler } from './connection.ts'
+export { ClientConnection, heartbeatDefaults, reconnectDefaults } from './client-connection.ts'
+export type { ClientConnectionEvents, ClientConnectionOptions, HeartbeatOptions, ReconnectOptions } from './client-connection.ts'
+export { configureSocket, listenTcp } from './tcp-server.ts'
+export type { TcpServer, TcpServerOptions } from './tcp-server.ts'

@@ -1,0 +1,213 @@
+import test from 'ava'
+import { duplexPair } from 'node:stream'
+import { connect, type Socket } from 'node:net'
+import { once } from 'node:events'
+import {
+  Cmd, ErrorCodes, HeartBeatCodec, encodePacket, type Frame, BackpressureError,
+} from '../../protocol/index.ts'
+import { Connection, listenTcp, configureSocket } from '../../remoting/index.ts'
+
+async function tcpPair(onServerFrame: (frame: Frame, conn: Connection) => void, clientOptions = {}) {
+  let serverSocket: Socket | undefined
+  const server = await listenTcp({
+    host: '127.0.0.1',
+    port: 0,
+    onConnection: (conn, socket) => {
+      serverSocket = socket
+      conn.setFrameHandler(onServerFrame)
+    },
+  })
+  const socket = connect({ host: '127.0.0.1', port: server.port })
+  configureSocket(socket)
+  await once(socket, 'connect')
+  const client = new Connection(socket, { label: 'client', ...clientOptions })
+  while (server.connections.size === 0) await new Promise((r) => setImmediate(r))
+  return { server, client, serverSocket: () => serverSocket!, serverConn: [...server.connections][0] }
+}
+
+test('100 000 request/response pairs over TCP, some timing out on purpose: each settles once, nothing left pending', async (t) => {
+  const TOTAL = 100_000
+  const WINDOW = 500
+  // the server never answers every 50th request, and answers every 77th only after its timeout
+  const { server, client } = await tcpPair((frame, conn) => {
+    const { version } = HeartBeatCodec.decode(frame.body)
+    if (version % 50 === 0) return
+    const answer = () => {
+      if (!conn.closed) conn.sendMessage(frame.opaque, Cmd.HEARTBEAT, HeartBeatCodec, { version })
+    }
+    if (version % 77 === 0) setTimeout(answer, 60)
+    else answer()
+  })
+  let stray = 0
+  client.setFrameHandler(() => stray++) // late answers whose request timed out land here
+  const settled = new Uint8Array(TOTAL)
+  let resolved = 0
+  let timedOut = 0
+  let wrong = 0
+  let next = 0
+  async function worker() {
+    while (next < TOTAL) {
+      const i = next++
+      const late = i % 50 === 0 || (i % 77 === 0)
+      try {
+        const frame = await client.requestMessage(Cmd.HEARTBEAT, HeartBeatCodec, { version: i }, Cmd.HEARTBEAT, late ? 20 : 10_000)
+        if (HeartBeatCodec.decode(frame.body).version !== i) wrong++
+        resolved++
+      } catch (err) {
+        if ((err as { code?: string }).code === ErrorCodes.TIMEOUT) timedOut++
+        else throw err
+      }
+      settled[i]++
+    }
+  }
+  await Promise.all(Array.from({ length: WINDOW }, worker))
+  const expectedTimeouts = Array.from({ length: TOTAL }, (_, i) => i).filter((i) => i % 50 === 0 || i % 77 === 0).length
+  t.is(wrong, 0)
+  t.is(resolved + timedOut, TOTAL)
+  t.is(timedOut, expectedTimeouts)
+  t.true(settled.every((n) => n === 1), 'every promise settled exactly once')
+  t.is(client.pendingRequests, 0, 'no pending entry left behind')
+  // the late answers (i % 77, not % 50) arrive after their timeout and are routed, not matched
+  await new Promise((r) => setTimeout(r, 100))
+  t.is(stray, Array.from({ length: TOTAL }, (_, i) => i).filter((i) => i % 77 === 0 && i % 50 !== 0).length)
+  client.close()
+  server.closeAll()
+  await server.stopAccepting()
+})
+
+test('a peer that stops reading: queued bytes stay under the bound and the sender sees back-pressure', async (t) => {
+  const maxQueuedBytes = 1024 * 1024
+  const { server, client, serverSocket } = await tcpPair(() => {}, { maxQueuedBytes })
+  serverSocket().pause()
+  const frame = encodePacket(0, Cmd.BYTES_MESSAGE, HeartBeatCodec, { version: 1 })
+  const big = Buffer.concat([frame, Buffer.alloc(16 * 1024 - frame.length)])
+  big.writeInt32BE(big.length - 19, 15)
+  let sent = 0
+  let refused: unknown
+  let maxSeen = 0
+  // keep sending across event-loop turns, as a producer would, until refused
+  for (let turn = 0; turn < 10_000 && refused === undefined; turn++) {
+    for (let i = 0; i < 64; i++) {
+      try {
+        client.send(big)
+        sent++
+      } catch (err) {
+        refused = err
+        break
+      }
+      maxSeen = Math.max(maxSeen, client.queuedBytes)
+    }
+    await new Promise((r) => setImmediate(r))
+  }
+  t.true(refused instanceof BackpressureError)
+  t.is((refused as BackpressureError).code, ErrorCodes.BACKPRESSURE)
+  t.true((refused as BackpressureError).retriable)
+  t.true(client.backpressured)
+  t.true(maxSeen <= maxQueuedBytes, `queued ${maxSeen} > bound ${maxQueuedBytes}`)
+  t.log(`sent ${sent} frames of 16 KiB before back-pressure; max queued ${maxSeen} bytes`)
+  // the peer reads again: everything sent arrives, and 'drain' fires
+  let received = 0
+  const serverConn = [...server.connections][0]
+  serverConn.setFrameHandler(() => received++)
+  const drained = client.waitForDrain()
+  serverSocket().resume()
+  await drained
+  while (received < sent) await new Promise((r) => setTimeout(r, 5))
+  t.is(received, sent)
+  t.false(client.backpressured)
+  client.close()
+  server.closeAll()
+  await server.stopAccepting()
+})
+
+test('closing a connection fails every pending request with connection-closed', async (t) => {
+  const [a, b] = duplexPair()
+  const client = new Connection(a)
+  new Connection(b) // a peer that never answers
+  const requests = Array.from({ length: 10 }, (_, i) =>
+    client.requestMessage(Cmd.HEARTBEAT, HeartBeatCodec, { version: i }, Cmd.HEARTBEAT, 60_000),
+  )
+  await new Promise((r) => setImmediate(r))
+  t.is(client.pendingRequests, 10)
+  client.close()
+  for (const r of requests) {
+    const err = await t.throwsAsync(r)
+    t.is((err as { code?: string }).code, ErrorCodes.CONNECTION_CLOSED)
+  }
+  t.is(client.pendingRequests, 0)
+  await t.throwsAsync(client.requestMessage(Cmd.HEARTBEAT, HeartBeatCodec, { version: 1 }, Cmd.HEARTBEAT), {
+    code: ErrorCodes.CONNECTION_CLOSED,
+  } as never)
+})
+
+test('a peer request reusing our pending opaque is routed as a request, not taken as the answer', async (t) => {
+  const [a, b] = duplexPair()
+  const client = new Connection(a)
+  const peer = new Connection(b)
+  const routed: Frame[] = []
+  client.setFrameHandler((f) => routed.push(f))
+  let requestOpaque = 0
+  peer.setFrameHandler((f) => {
+    requestOpaque = f.opaque
+    // the peer first sends its own request (a delivery) with the same opaque, then the real answer
+    peer.sendMessage(f.opaque, Cmd.BYTES_MESSAGE, HeartBeatCodec, { version: 99 })
+    peer.sendMessage(f.opaque, Cmd.MESSAGE_STORE_ACK, HeartBeatCodec, { version: 7 })
+  })
+  const answer = await client.requestMessage(Cmd.STRING_MESSAGE, HeartBeatCodec, { version: 1 }, Cmd.MESSAGE_STORE_ACK)
+  t.is(answer.cmdType, Cmd.MESSAGE_STORE_ACK)
+  t.is(routed.length, 1)
+  t.is(routed[0].cmdType, Cmd.BYTES_MESSAGE)
+  t.is(routed[0].opaque, requestOpaque)
+  client.close()
+})
+
+test('a malformed frame closes only that connection, with a ProtocolError reason', async (t) => {
+  const { server, client } = await tcpPair(() => {})
+  const good = connect({ host: '127.0.0.1', port: server.port })
+  await once(good, 'connect')
+  while (server.connections.size < 2) await new Promise((r) => setImmediate(r))
+  const [badConn, goodConn] = [...server.connections]
+  const closed = once(badConn, 'close')
+  const bogus = Buffer.alloc(19)
+  bogus.writeInt32BE(-7, 15)
+  client.send(bogus)
+  const [reason] = await closed
+  t.is((reason as { code?: string }).code, ErrorCodes.PROTOCOL)
+  t.false(goodConn.closed)
+  good.destroy()
+  server.closeAll()
+  await server.stopAccepting()
+})
+
+test('writes are coalesced: many frames sent in one turn leave in one write', async (t) => {
+  const [a, b] = duplexPair()
+  let writes = 0
+  const originalWrite = a.write.bind(a)
+  a.write = ((chunk: unknown, ...rest: unknown[]) => {
+    writes++
+    return (originalWrite as (...args: unknown[]) => boolean)(chunk, ...rest)
+  }) as typeof a.write
+  const sender = new Connection(a)
+  const receiver = new Connection(b)
+  let got = 0
+  receiver.setFrameHandler(() => got++)
+  for (let i = 0; i < 1000; i++) sender.sendMessage(i + 1, Cmd.HEARTBEAT, HeartBeatCodec, { version: i })
+  t.is(writes, 0, 'nothing is written synchronously below the threshold')
+  while (got < 1000) await new Promise((r) => setImmediate(r))
+  t.is(writes, 1)
+  sender.close()
+})
+
+test('past the byte threshold a flush happens at once', (t) => {
+  const [a] = duplexPair()
+  let writes = 0
+  const originalWrite = a.write.bind(a)
+  a.write = ((chunk: unknown, ...rest: unknown[]) => {
+    writes++
+    return (originalWrite as (...args: unknown[]) => boolean)(chunk, ...rest)
+  }) as typeof a.write
+  const sender = new Connection(a, { flushThresholdBytes: 1000 })
+  for (let i = 0; i < 100; i++) sender.sendMessage(i + 1, Cmd.HEARTBEAT, HeartBeatCodec, { version: i }) // 25 bytes each
+  t.is(writes, 2) // at 1000 and 2000 bytes... of 2500
+  sender.close()
+})
