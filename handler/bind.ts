@@ -1,0 +1,36 @@
+/**
+ * BIND (KiteQ-TS extension 0x20): a client states its group's bindings as KiteQ binding JSON, for
+ * brokers run without a registry. A client can only bind its own group, on topics this broker
+ * serves; the answer names anything ignored.
+ */
+import { bindingsFromJson, type Binding } from '../binding/binding.ts'
+import type { Handler } from '../pipe/pipeline.ts'
+import { Cmd } from '../protocol/commands.ts'
+import { BindAckCodec, BindRequestCodec } from '../protocol/extensions.ts'
+import type { BrokerContext, PacketContext } from './context.ts'
+
+export const CLIENT_BINDING_SOURCE = 'client'
+
+export function createBindHandler(broker: BrokerContext): Handler<PacketContext> {
+  return function bind(ctx) {
+    const groupId = ctx.session!.groupId
+    const reply = (status: boolean, feedback: string) =>
+      ctx.conn.sendMessage(ctx.frame.opaque, Cmd.BIND_ACK, BindAckCodec, { status, feedback })
+    let bindings: Binding[]
+    try {
+      bindings = bindingsFromJson(BindRequestCodec.decode(ctx.frame.body).bindings)
+    } catch (err) {
+      reply(false, (err as Error).message)
+      return
+    }
+    const byTopic = new Map<string, Binding[]>()
+    const ignored = new Set<string>()
+    for (const b of bindings) {
+      if (!broker.isServedTopic(b.topic)) ignored.add(b.topic)
+      else byTopic.set(b.topic, [...(byTopic.get(b.topic) ?? []), { ...b, groupId }])
+    }
+    for (const [topic, list] of byTopic) broker.exchanger.setBindings(CLIENT_BINDING_SOURCE, topic, groupId, list)
+    broker.logger.info({ group: groupId, topics: [...byTopic.keys()], ignored: [...ignored] }, 'bindings set by client')
+    reply(true, ignored.size === 0 ? 'Bind Succ' : `Bind Succ; topics not served here, ignored: ${[...ignored].join(',')}`)
+  }
+}

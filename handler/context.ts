@@ -1,0 +1,86 @@
+/**
+ * What the broker's handler stages share: the services they call (the broker implements
+ * BrokerContext) and the per-packet context flowing through a chain.
+ */
+import type { Exchanger } from '../binding/exchanger.ts'
+import type { Frame } from '../protocol/frame.ts'
+import type { Header } from '../protocol/header.ts'
+import type { Logger } from '../protocol/logger.ts'
+import type { Connection } from '../remoting/connection.ts'
+import type { Clock } from '../server/clock.ts'
+import type { RetryPolicy } from '../server/retry-policy.ts'
+import type { Session, SessionRegistry } from '../server/sessions.ts'
+import type { BrokerStats } from '../stat/broker-stats.ts'
+import type { DueEntry, MessageStore, StoredMessage } from '../store/message-store.ts'
+
+export interface TxCheckPolicy {
+  /** First check-back this long after an uncommitted message was stored. */
+  firstDelayMs: number
+  intervalMs: number
+  /** After this many checks the message goes to the dead-letter table. */
+  maxChecks: number
+}
+
+export interface HandlerSettings {
+  deliveryTimeoutMs: number
+  maxDeliverLimit: number
+  maxExpirySeconds: number
+  retry: RetryPolicy
+  txCheck: TxCheckPolicy
+  /** Retry delay for a persistent group with no live consumer (not counted as an attempt). */
+  offlineRetryMs: number
+  /** Per-group secrets; undefined = every group is accepted (KiteQ's behaviour). */
+  secrets: ReadonlyMap<string, string> | undefined
+  /** 0 = no accept limit. */
+  acceptPermitsPerSecond: number
+}
+
+export interface BrokerContext {
+  readonly settings: HandlerSettings
+  readonly store: MessageStore
+  readonly exchanger: Exchanger
+  readonly sessions: SessionRegistry
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly stats: BrokerStats
+  isServedTopic(topic: string): boolean
+  /** Starts delivering a committed, due message (ignored if it is already being delivered). */
+  deliver(message: StoredMessage, options?: { fly?: boolean }): void
+  /** Tells the scheduler about a persisted nextDeliverAtMs. */
+  schedule(entry: DueEntry): void
+  /** Remembers that every group received `messageId` (answers "already delivered" later). */
+  markDelivered(topic: string, messageId: string): void
+  wasDelivered(topic: string, messageId: string): boolean
+}
+
+/** One inbound packet on its way through a chain. */
+export interface PacketContext {
+  readonly conn: Connection
+  readonly frame: Frame
+  session: Session | undefined
+}
+
+/** A published message on its way through accept → check-message → persistent. */
+export interface PublishContext extends PacketContext {
+  header: Header
+  body: Buffer
+  receivedAtMs: number
+}
+
+/** One delivery round of one message. */
+export interface DeliveryContext {
+  message: StoredMessage
+  /** fly messages: one round, nothing stored, no retries. */
+  readonly fly: boolean
+  /** Groups still to reach this round (set by deliver-pre). */
+  routes: import('../binding/exchanger.ts').GroupRoute[]
+  /** Answers awaited, one per group sent to (set by deliver-qos). */
+  sends: { groupId: string; answer: Promise<boolean> }[]
+  /** Groups reached this round, or dropped as non-persistent and offline. */
+  succeeded: string[]
+  failed: string[]
+  /** Shortest wait before a group that could not be tried this round (rate limit, offline) can be. */
+  deferMs: number
+  /** Set by deliver-result: run another round at once (KiteQ's immediate retries). */
+  retryNow: boolean
+}

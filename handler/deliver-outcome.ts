@@ -1,0 +1,18 @@
+/** The two ways a message leaves the live set, shared by the delivery stages and tx checks. */
+import type { StoredMessage } from '../store/message-store.ts'
+import type { BrokerContext, DeliveryContext } from './context.ts'
+
+export async function moveToDeadLetter(broker: BrokerContext, m: StoredMessage, reason: string): Promise<void> {
+  if (!(await broker.store.moveToDeadLetter(m.topic, m.messageId, reason, broker.clock.now()))) return
+  broker.stats.count('deadLettered')
+  for (const group of m.failGroups) broker.stats.groupOutcome(m.topic, group, 'deadLettered')
+  broker.logger.warn({ topic: m.topic, messageId: m.messageId, failGroups: m.failGroups, reason }, 'message dead-lettered')
+}
+
+/** Every bound group has the message (or none is bound): remove it. */
+export async function finishDelivered(broker: BrokerContext, ctx: DeliveryContext): Promise<void> {
+  const m = ctx.message
+  if (ctx.fly) return
+  await broker.store.delete(m.topic, m.messageId)
+  broker.markDelivered(m.topic, m.messageId)
+}

@@ -1,0 +1,56 @@
+/**
+ * Per-group flow control and the sends: each group gets the message once, on one live connection
+ * chosen at random among its warmed-up ones, within its watermark. A group that cannot be tried now
+ * (limited, busy, warming up, or offline with a persistent binding) is put off without spending a
+ * delivery attempt; an offline group with a non-persistent binding is dropped, as KiteQ does.
+ */
+import type { Handler } from '../pipe/pipeline.ts'
+import { Cmd } from '../protocol/commands.ts'
+import { DeliverAckCodec, RawMessageCodec } from '../protocol/messages.ts'
+import { encodePacket } from '../protocol/frame.ts'
+import type { Connection } from '../remoting/connection.ts'
+import type { BrokerContext, DeliveryContext } from './context.ts'
+
+/** How long to put off a group whose consumers are all pushing back or warming up. */
+const BUSY_RETRY_MS = 100
+const WARMING_RETRY_MS = 200
+
+function send(broker: BrokerContext, conn: Connection, frame: Buffer): Promise<boolean> {
+  const opaque = conn.nextOpaque()
+  frame.writeUInt32BE(opaque, 0)
+  return conn.request(opaque, frame, Cmd.DELIVER_ACK, broker.settings.deliveryTimeoutMs).then(
+    (answer) => DeliverAckCodec.decode(answer.body).status,
+    () => false, // timeout, closed connection, back-pressure: a failed attempt
+  )
+}
+
+export function createDeliverQosHandler(broker: BrokerContext): Handler<DeliveryContext> {
+  return function deliverQos(ctx) {
+    const m = ctx.message
+    const now = broker.clock.now()
+    let frame: Buffer | undefined
+    for (const route of ctx.routes) {
+      const picked = broker.sessions.pick(route.groupId, now)
+      if (!('session' in picked)) {
+        if (picked.unavailable === 'offline' && !route.binding.persistent) ctx.succeeded.push(route.groupId)
+        else {
+          const wait = picked.unavailable === 'offline' ? broker.settings.offlineRetryMs
+            : picked.unavailable === 'busy' ? BUSY_RETRY_MS : WARMING_RETRY_MS
+          ctx.deferMs = Math.min(ctx.deferMs, wait)
+        }
+        continue
+      }
+      const wait = route.limiter?.tryTake(now) ?? 0
+      if (wait > 0) {
+        ctx.deferMs = Math.min(ctx.deferMs, wait)
+        continue
+      }
+      // one encoding per round; each further group gets a copy carrying its own opaque
+      const payload = frame === undefined
+        ? (frame = encodePacket(0, m.cmdType, RawMessageCodec, { header: m.header, body: m.body }))
+        : Buffer.from(frame)
+      ctx.sends.push({ groupId: route.groupId, answer: send(broker, picked.session.connection, payload) })
+    }
+    if (ctx.sends.length > 0) m.deliverCount++
+  }
+}

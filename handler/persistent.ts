@@ -1,0 +1,71 @@
+/**
+ * Persist, then acknowledge: the MessageStoreAck(true) goes out only once the store says the
+ * message is safe. A committed message due now is then delivered; anything else waits for the
+ * scheduler (an uncommitted one for its first transaction check-back).
+ * fly=true messages are never stored: delivered once if committed, refused otherwise (as KiteQ).
+ */
+import { STOP, type Handler } from '../pipe/pipeline.ts'
+import { ErrorCodes } from '../protocol/errors.ts'
+import { Cmd } from '../protocol/commands.ts'
+import type { StoredMessage } from '../store/message-store.ts'
+import type { BrokerContext, PublishContext } from './context.ts'
+import { replyStoreAck } from './replies.ts'
+
+export function toStoredMessage(ctx: PublishContext, nextDeliverAtMs: number): StoredMessage {
+  const h = ctx.header
+  return {
+    messageId: h.messageId,
+    topic: h.topic,
+    messageType: h.messageType,
+    cmdType: ctx.frame.cmdType === Cmd.STRING_MESSAGE ? Cmd.STRING_MESSAGE : Cmd.BYTES_MESSAGE,
+    header: h,
+    body: ctx.body,
+    publishGroup: h.groupId,
+    commit: h.commit,
+    createdAtMs: ctx.receivedAtMs,
+    expiredTime: h.expiredTime,
+    deliverAtMs: 0,
+    deliverCount: 0,
+    deliverLimit: h.deliverLimit,
+    nextDeliverAtMs,
+    succGroups: [],
+    failGroups: [],
+    txCheckCount: 0,
+  }
+}
+
+export function createPersistentHandler(broker: BrokerContext): Handler<PublishContext> {
+  return async function persistent(ctx) {
+    const h = ctx.header
+    const { opaque } = ctx.frame
+    if (h.fly) {
+      if (!h.commit) {
+        broker.stats.count('rejected')
+        replyStoreAck(ctx.conn, opaque, h.messageId, false, 'FLY MUST BE COMMITTED !')
+        return STOP
+      }
+      replyStoreAck(ctx.conn, opaque, h.messageId, true, 'FLY NO NEED SAVE')
+      broker.deliver(toStoredMessage(ctx, ctx.receivedAtMs), { fly: true })
+      return STOP
+    }
+    const now = ctx.receivedAtMs
+    const message = toStoredMessage(ctx, h.commit ? now : now + broker.settings.txCheck.firstDelayMs)
+    try {
+      await broker.store.save(message)
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      broker.stats.count('rejected')
+      broker.logger.error({ code, err: (err as Error).message, messageId: h.messageId }, 'store refused a message')
+      const feedback = code === ErrorCodes.STORE_FULL
+        ? `Store Result KiteQ OverFlow: ${(err as Error).message}`
+        : `Store Result false: ${(err as Error).message}`
+      replyStoreAck(ctx.conn, opaque, h.messageId, false, feedback)
+      return STOP
+    }
+    broker.stats.count('stored')
+    replyStoreAck(ctx.conn, opaque, h.messageId, true, `Store Result true Cost:${broker.clock.now() - now}`)
+    if (message.commit && message.nextDeliverAtMs <= broker.clock.now()) broker.deliver(message)
+    else broker.schedule({ topic: message.topic, messageId: message.messageId, nextDeliverAtMs: message.nextDeliverAtMs })
+    return undefined
+  }
+}

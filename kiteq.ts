@@ -1,0 +1,212 @@
+#!/usr/bin/env node
+/**
+ * The broker's command line. Flags (`-flag=value` or `--flag value`), KITEQ_* environment
+ * variables and a -config file (YAML or JSON with the flags' names as keys) map onto one options
+ * object, validated once; a bad value stops start-up with one line saying what is wrong.
+ * Precedence: flag > environment > config file > default.
+ */
+import { readFileSync, realpathSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
+import { pino } from 'pino'
+import yargs from 'yargs'
+import { parse as parseYaml } from 'yaml'
+import { FileRegistry } from './binding/file-registry.ts'
+import { ErrorCodes, KiteQError } from './protocol/errors.ts'
+import type { Logger } from './protocol/logger.ts'
+import { KiteQServer, parseHostPort, serverDefaults } from './server/kiteq-server.ts'
+import { openStore } from './store/open-store.ts'
+
+export const cliDefaults = {
+  bind: '127.0.0.1:13800',
+  pport: -1,
+  db: 'memory://',
+  topics: '',
+  zkhost: '',
+  registry: '',
+  secrets: '',
+  config: '',
+  logLevel: 'info',
+  deliverySeconds: serverDefaults.deliveryTimeoutMs / 1000,
+  acceptPermits: serverDefaults.acceptPermitsPerSecond,
+  txCheckFirstSeconds: serverDefaults.txCheck.firstDelayMs / 1000,
+  txCheckIntervalSeconds: serverDefaults.txCheck.intervalMs / 1000,
+  txCheckMax: serverDefaults.txCheck.maxChecks,
+} as const
+
+type CliOptions = { -readonly [K in keyof typeof cliDefaults]: (typeof cliDefaults)[K] extends number ? number : string }
+
+const descriptions: Record<keyof CliOptions, string> = {
+  bind: 'host:port to listen on',
+  pport: 'HTTP port for /stat, /binds, /reload (on the bind host); ≤ 0 disables it',
+  db: 'message store URI: memory://[?maxMessages=N&maxBytes=N]',
+  topics: 'comma-separated topics this broker serves (required)',
+  zkhost: 'ZooKeeper hosts, host:port[,host:port] (same as -registry=zk://…)',
+  registry: 'registry URI: file:///path/registry.yaml or zk://host:port',
+  secrets: 'per-group secrets, group:secret[,group:secret]; when set, only these groups may connect',
+  config: 'a YAML or JSON file holding any of these options',
+  logLevel: 'log level: trace, debug, info, warn, error, silent',
+  deliverySeconds: 'seconds a consumer has to answer a delivery',
+  acceptPermits: 'broker-wide accept limit in messages per second (0 = none)',
+  txCheckFirstSeconds: 'first check-back of an undecided transaction after this many seconds',
+  txCheckIntervalSeconds: 'seconds between transaction check-backs',
+  txCheckMax: 'check-backs before an undecided transaction is dead-lettered',
+}
+
+function configError(message: string): KiteQError {
+  return new KiteQError(ErrorCodes.CONFIG, message)
+}
+
+/** Reads flags, environment and config file into validated options (throws KITEQ_ERR_CONFIG). */
+export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): CliOptions {
+  let parserError: string | undefined
+  const parser = yargs(argv)
+    .parserConfiguration({ 'short-option-groups': false, 'camel-case-expansion': false })
+    .usage('./kiteq -bind=127.0.0.1:13800 -topics=trade,feed [options]')
+    .strict()
+    .exitProcess(false)
+    .version(false)
+    .fail((msg, err) => {
+      parserError = msg ?? err?.message
+    })
+  for (const [name, fallback] of Object.entries(cliDefaults)) {
+    parser.option(name, {
+      type: 'string', // converted by validate(), so a bad number is reported as typed
+      describe: descriptions[name as keyof CliOptions],
+      default: fallback,
+    })
+  }
+  const parsed = parser.parseSync() as Record<string, unknown>
+  if (parserError !== undefined) throw configError(parserError)
+  if (parsed.help) return { ...cliDefaults, help: true } as unknown as CliOptions
+
+  const explicit = new Set(argv.map((a) => /^--?([A-Za-z]+)/.exec(a)?.[1]).filter(Boolean))
+  const fromFile = parsed.config ? readConfigFile(String(parsed.config)) : {}
+  const options = { ...cliDefaults } as Record<string, unknown>
+  for (const name of Object.keys(cliDefaults)) {
+    const envValue = env[`KITEQ_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`]
+    if (explicit.has(name)) options[name] = parsed[name]
+    else if (envValue !== undefined) options[name] = envValue
+    else if (name in fromFile) options[name] = fromFile[name]
+  }
+  return validate(options)
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw configError(`-config ${path} cannot be read: ${(err as Error).message}`)
+  }
+  let doc: unknown
+  try {
+    doc = parseYaml(text) // YAML is a superset of JSON
+  } catch (err) {
+    throw configError(`-config ${path} does not parse: ${(err as Error).message}`)
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw configError(`-config ${path} must be a mapping of option names`)
+  const unknown = Object.keys(doc).filter((k) => !(k in cliDefaults))
+  if (unknown.length > 0) throw configError(`-config ${path}: unknown option ${unknown.join(', ')}`)
+  const out = { ...(doc as Record<string, unknown>) }
+  // lists are welcome in a file
+  for (const k of ['topics', 'secrets'] as const) {
+    if (Array.isArray(out[k])) out[k] = (out[k] as unknown[]).join(',')
+    else if (k === 'secrets' && out[k] !== null && typeof out[k] === 'object') {
+      out[k] = Object.entries(out[k] as Record<string, unknown>).map(([g, s]) => `${g}:${String(s)}`).join(',')
+    }
+  }
+  return out
+}
+
+function validate(raw: Record<string, unknown>): CliOptions {
+  const out = {} as Record<string, unknown>
+  for (const [name, fallback] of Object.entries(cliDefaults)) {
+    const value = raw[name]
+    if (typeof fallback === 'number') {
+      const n = typeof value === 'number' ? value : Number(value)
+      if (!Number.isFinite(n)) throw configError(`-${name}: '${String(value)}' is not a number`)
+      out[name] = n
+    } else {
+      out[name] = value === undefined || value === null ? '' : String(value)
+    }
+  }
+  const o = out as CliOptions
+  parseHostPort(o.bind, '-bind')
+  if (o.topics.trim() === '') throw configError('-topics is required: the comma-separated topics this broker serves')
+  if (o.deliverySeconds <= 0) throw configError(`-deliverySeconds must be positive, got ${o.deliverySeconds}`)
+  if (o.txCheckMax < 1) throw configError(`-txCheckMax must be at least 1, got ${o.txCheckMax}`)
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(o.logLevel)) {
+    throw configError(`-logLevel '${o.logLevel}' is not one of trace, debug, info, warn, error, silent`)
+  }
+  if (o.registry !== '' && !/^(file|zk):\/\//.test(o.registry)) throw configError(`-registry '${o.registry}' must start with file:// or zk://`)
+  if (o.zkhost !== '' || o.registry.startsWith('zk://')) throw configError('the ZooKeeper registry (-zkhost, -registry=zk://) is not available yet; use -registry=file://… or none')
+  parseSecrets(o.secrets)
+  return o
+}
+
+function parseSecrets(spec: string): Record<string, string> | undefined {
+  if (spec.trim() === '') return undefined
+  const out: Record<string, string> = {}
+  for (const pair of spec.split(',')) {
+    const i = pair.indexOf(':')
+    if (i <= 0 || i === pair.length - 1) throw configError(`-secrets: '${pair}' is not group:secret`)
+    out[pair.slice(0, i).trim()] = pair.slice(i + 1)
+  }
+  return out
+}
+
+export function topicList(spec: string): string[] {
+  return [...new Set(spec.split(',').map((t) => t.trim()).filter(Boolean))]
+}
+
+export function createServer(o: CliOptions, logger: Logger): KiteQServer {
+  const registry = o.registry.startsWith('file://')
+    ? new FileRegistry(decodeURIComponent(new URL(o.registry).pathname), { logger })
+    : undefined
+  return new KiteQServer({
+    bind: o.bind,
+    topics: topicList(o.topics),
+    store: openStore(o.db, { logger }),
+    ...(registry ? { registry } : {}),
+    ...(o.secrets ? { secrets: parseSecrets(o.secrets)! } : {}),
+    deliveryTimeoutMs: o.deliverySeconds * 1000,
+    acceptPermitsPerSecond: o.acceptPermits,
+    txCheck: { firstDelayMs: o.txCheckFirstSeconds * 1000, intervalMs: o.txCheckIntervalSeconds * 1000, maxChecks: o.txCheckMax },
+    logger,
+  })
+}
+
+async function main(): Promise<void> {
+  let options: CliOptions
+  let server: KiteQServer
+  try {
+    options = parseCli(process.argv.slice(2))
+    if ((options as unknown as { help?: boolean }).help) return
+    const logger = pino({ level: options.logLevel }) as unknown as Logger
+    server = createServer(options, logger)
+    await server.start()
+    let stopping = false
+    const shutdown = (signal: string) => {
+      if (stopping) return
+      stopping = true
+      logger.info({ signal }, 'shutting down')
+      server.stop().then(
+        () => process.exit(0),
+        (err: Error) => {
+          logger.error({ err: err.message }, 'shutdown failed')
+          process.exit(1)
+        },
+      )
+    }
+    process.on('SIGTERM', () => shutdown('SIGTERM'))
+    process.on('SIGINT', () => shutdown('SIGINT'))
+  } catch (err) {
+    // one line saying what is wrong, then out
+    const code = (err as { code?: string }).code ?? 'KITEQ_ERR'
+    process.stderr.write(`kiteq: ${(err as Error).message} [${code}]\n`)
+    process.exit(2)
+  }
+}
+
+// run only as the entry point, so tests can import parseCli
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) await main()

@@ -1,0 +1,8 @@
+export { KiteQServer, parseHostPort, serverDefaults } from './kiteq-server.ts'
+export type { KiteQServerOptions } from './kiteq-server.ts'
+export { ManualClock, systemClock } from './clock.ts'
+export type { Clock, TimerHandle } from './clock.ts'
+export { kiteqBackoffWindows, windowedRetryPolicy } from './retry-policy.ts'
+export type { BackoffWindow, RetryPolicy } from './retry-policy.ts'
+export { Scheduler, schedulerDefaults } from './scheduler.ts'
+export { TimingWheel } from './timing-wheel.ts'

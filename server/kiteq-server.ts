@@ -1,0 +1,302 @@
+/**
+ * KiteQServer wires the broker together: the TCP transport, the handler chains, the store, the
+ * binding sources and the scheduler, and owns the in-flight bookkeeping and shutdown.
+ */
+import { Exchanger } from '../binding/exchanger.ts'
+import type { FileRegistry } from '../binding/file-registry.ts'
+import { compilePipeline, type Pipeline } from '../pipe/pipeline.ts'
+import type { BrokerContext, DeliveryContext, HandlerSettings, TxCheckPolicy } from '../handler/context.ts'
+import { createDeliverPreHandler } from '../handler/deliver-pre.ts'
+import { createDeliverQosHandler } from '../handler/deliver-qos.ts'
+import { createDeliverResultHandler } from '../handler/deliver-result.ts'
+import { createPacketDispatcher } from '../handler/packet.ts'
+import { checkBackTransaction } from '../handler/tx-check.ts'
+import { ErrorCodes, KiteQError } from '../protocol/errors.ts'
+import { silentLogger, type Logger } from '../protocol/logger.ts'
+import type { ConnectionOptions } from '../remoting/connection.ts'
+import { listenTcp, type TcpServer } from '../remoting/tcp-server.ts'
+import { BrokerStats } from '../stat/broker-stats.ts'
+import { MemoryStore } from '../store/memory-store.ts'
+import type { DueEntry, MessageStore, StoredMessage } from '../store/message-store.ts'
+import { systemClock, type Clock } from './clock.ts'
+import { windowedRetryPolicy, type RetryPolicy } from './retry-policy.ts'
+import { Scheduler, type SchedulerOptions } from './scheduler.ts'
+import { SessionRegistry } from './sessions.ts'
+
+export interface KiteQServerOptions {
+  /** host:port to listen on (port 0 picks a free one). */
+  bind: string
+  /** Topics this broker accepts messages for (exact names). */
+  topics: readonly string[]
+  store?: MessageStore
+  /** A KiteQ YAML registry whose bindings this broker applies (and follows when it changes). */
+  registry?: FileRegistry
+  /** groupId → secretKey. When set, only these groups may connect, each with its own secret. */
+  secrets?: Readonly<Record<string, string>>
+  deliveryTimeoutMs?: number
+  maxDeliverLimit?: number
+  maxExpirySeconds?: number
+  /** How far ahead a producer may schedule a message (deliverAt) or reschedule it. */
+  maxDelayMs?: number
+  retry?: RetryPolicy
+  txCheck?: Partial<TxCheckPolicy>
+  offlineRetryMs?: number
+  /** Broker-wide accept limit in messages per second; 0 = none. */
+  acceptPermitsPerSecond?: number
+  /** Scheduler-fired messages handled at once. */
+  maxConcurrentDue?: number
+  /** How many fully delivered message ids are remembered to answer "already delivered". */
+  deliveredMemory?: number
+  scheduler?: Partial<Pick<SchedulerOptions, 'windowMs' | 'loadIntervalMs' | 'pageSize' | 'maxInMemory'>>
+  connection?: ConnectionOptions
+  clock?: Clock
+  logger?: Logger
+}
+
+export const serverDefaults = {
+  deliveryTimeoutMs: 5_000,
+  maxDeliverLimit: 100,
+  maxExpirySeconds: 7 * 24 * 3600,
+  maxDelayMs: 366 * 24 * 3600 * 1000,
+  txCheck: { firstDelayMs: 6_000, intervalMs: 30_000, maxChecks: 15 } satisfies TxCheckPolicy,
+  offlineRetryMs: 5_000,
+  acceptPermitsPerSecond: 0,
+  maxConcurrentDue: 2_000,
+  deliveredMemory: 100_000,
+} as const
+
+export function parseHostPort(address: string, what = 'address'): { host: string; port: number } {
+  const i = address.lastIndexOf(':')
+  const host = i > 0 ? address.slice(0, i) : ''
+  const port = Number(address.slice(i + 1))
+  if (i <= 0 || host === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new KiteQError(ErrorCodes.CONFIG, `${what} '${address}' is not host:port`)
+  }
+  return { host, port }
+}
+
+const keyOf = (topic: string, messageId: string) => `${topic}\u0000${messageId}`
+
+export class KiteQServer implements BrokerContext {
+  readonly settings: HandlerSettings
+  readonly store: MessageStore
+  readonly exchanger: Exchanger
+  readonly sessions = new SessionRegistry()
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly stats = new BrokerStats()
+  readonly #options: KiteQServerOptions
+  readonly #topics: Set<string>
+  readonly #scheduler: Scheduler
+  readonly #deliveryChain: Pipeline<DeliveryContext>
+  readonly #inFlight = new Set<string>()
+  readonly #work = new Set<Promise<unknown>>()
+  readonly #delivered = new Map<string, true>()
+  readonly #deliveredMemory: number
+  readonly #maxConcurrentDue: number
+  #dueQueue: DueEntry[] = []
+  #activeDue = 0
+  #tcp: TcpServer | undefined
+  #stopping = false
+
+  constructor(options: KiteQServerOptions) {
+    this.#options = options
+    parseHostPort(options.bind, 'bind')
+    this.#topics = new Set(options.topics)
+    this.clock = options.clock ?? systemClock
+    this.logger = options.logger ?? silentLogger
+    this.store = options.store ?? new MemoryStore()
+    this.exchanger = new Exchanger(this.logger)
+    this.#deliveredMemory = options.deliveredMemory ?? serverDefaults.deliveredMemory
+    this.#maxConcurrentDue = options.maxConcurrentDue ?? serverDefaults.maxConcurrentDue
+    this.settings = {
+      deliveryTimeoutMs: options.deliveryTimeoutMs ?? serverDefaults.deliveryTimeoutMs,
+      maxDeliverLimit: options.maxDeliverLimit ?? serverDefaults.maxDeliverLimit,
+      maxExpirySeconds: options.maxExpirySeconds ?? serverDefaults.maxExpirySeconds,
+      retry: options.retry ?? windowedRetryPolicy(),
+      txCheck: { ...serverDefaults.txCheck, ...options.txCheck },
+      offlineRetryMs: options.offlineRetryMs ?? serverDefaults.offlineRetryMs,
+      secrets: options.secrets === undefined ? undefined : new Map(Object.entries(options.secrets)),
+      acceptPermitsPerSecond: options.acceptPermitsPerSecond ?? serverDefaults.acceptPermitsPerSecond,
+    }
+    this.#scheduler = new Scheduler({
+      ...options.scheduler,
+      store: this.store,
+      clock: this.clock,
+      logger: this.logger,
+      onDue: (entries) => this.#onDue(entries),
+      backlog: () => this.#dueQueue.length + this.#activeDue,
+    })
+    const onError = (err: unknown, ctx: DeliveryContext, stage: string) =>
+      this.logger.error({ stage, code: (err as { code?: string }).code, err: (err as Error).message, messageId: ctx.message.messageId }, 'delivery failed')
+    this.#deliveryChain = compilePipeline('deliver', [
+      createDeliverPreHandler(this), createDeliverQosHandler(this), createDeliverResultHandler(this),
+    ], onError)
+  }
+
+  /** The address actually listened on (after start). */
+  get address(): { host: string; port: number } {
+    if (this.#tcp === undefined) throw new KiteQError(ErrorCodes.SHUTDOWN, 'server is not started')
+    return { host: this.#tcp.host, port: this.#tcp.port }
+  }
+
+  get topics(): string[] {
+    return [...this.#topics]
+  }
+
+  /** Scheduler entries waiting in memory (for stats). */
+  get scheduledInMemory(): number {
+    return this.#scheduler.inMemory
+  }
+
+  get connectionCount(): number {
+    return this.#tcp?.connections.size ?? 0
+  }
+
+  async start(): Promise<{ host: string; port: number }> {
+    await this.store.start()
+    this.#applyRegistry()
+    await this.#scheduler.start()
+    const { host, port } = parseHostPort(this.#options.bind, 'bind')
+    const dispatch = createPacketDispatcher(this, { schedule: { maxDelayMs: this.#options.maxDelayMs ?? serverDefaults.maxDelayMs } })
+    this.#tcp = await listenTcp({
+      ...this.#options.connection,
+      logger: this.logger,
+      host,
+      port,
+      onConnection: (conn) => {
+        if (this.#stopping) {
+          conn.close()
+          return
+        }
+        conn.setFrameHandler(dispatch)
+        conn.once('close', (reason) => {
+          const session = this.sessions.remove(conn)
+          if (session !== undefined) {
+            this.logger.info({ conn: conn.label, group: session.groupId, reason: reason?.message }, 'connection closed')
+          }
+        })
+      },
+    })
+    this.logger.info({ bind: `${this.#tcp.host}:${this.#tcp.port}`, topics: this.topics, store: this.store.kind }, 'broker started')
+    return this.address
+  }
+
+  /**
+   * Graceful stop: no new connections or scheduled work, in-flight publishes and deliveries finish
+   * (bounded by the delivery timeout), then connections close and the store stops.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopping) return
+    this.#stopping = true
+    this.logger.info('broker stopping: draining in-flight work')
+    const accepting = this.#tcp?.stopAccepting()
+    this.#scheduler.stop()
+    this.#options.registry?.close()
+    this.#dueQueue = []
+    const drainDeadline = new Promise((resolve) => setTimeout(resolve, this.settings.deliveryTimeoutMs + 1000).unref())
+    await Promise.race([Promise.allSettled([...this.#work]), drainDeadline])
+    this.#tcp?.closeAll()
+    await accepting
+    await this.store.stop()
+    this.logger.info('broker stopped')
+  }
+
+  // ------------------------------------------------------------------------- BrokerContext
+
+  isServedTopic(topic: string): boolean {
+    return this.#topics.has(topic)
+  }
+
+  /** Changes the served topics at run time (the registry's /reload). */
+  setTopics(topics: readonly string[]): void {
+    this.#topics.clear()
+    for (const t of topics) this.#topics.add(t)
+    this.#applyRegistry()
+  }
+
+  deliver(message: StoredMessage, options: { fly?: boolean } = {}): void {
+    const key = keyOf(message.topic, message.messageId)
+    if (this.#inFlight.has(key) || this.#stopping) return
+    this.#inFlight.add(key)
+    this.#track(this.#runDelivery(message, options.fly ?? false).finally(() => this.#inFlight.delete(key)))
+  }
+
+  schedule(entry: DueEntry): void {
+    if (!this.#stopping) this.#scheduler.schedule(entry)
+  }
+
+  markDelivered(topic: string, messageId: string): void {
+    this.#delivered.set(keyOf(topic, messageId), true)
+    if (this.#delivered.size > this.#deliveredMemory) {
+      this.#delivered.delete(this.#delivered.keys().next().value!)
+    }
+  }
+
+  wasDelivered(topic: string, messageId: string): boolean {
+    return this.#delivered.has(keyOf(topic, messageId))
+  }
+
+  // ------------------------------------------------------------------------------- internals
+
+  #track(work: Promise<unknown>): void {
+    this.#work.add(work)
+    void work.finally(() => this.#work.delete(work))
+  }
+
+  async #runDelivery(message: StoredMessage, fly: boolean): Promise<void> {
+    for (;;) {
+      const ctx: DeliveryContext = {
+        message, fly, routes: [], sends: [], succeeded: [], failed: [], deferMs: Infinity, retryNow: false,
+      }
+      await this.#deliveryChain.run(ctx)
+      if (!ctx.retryNow || this.#stopping) return
+    }
+  }
+
+  #onDue(entries: DueEntry[]): void {
+    for (const e of entries) this.#dueQueue.push(e)
+    this.#pumpDue()
+  }
+
+  #pumpDue(): void {
+    while (this.#activeDue < this.#maxConcurrentDue && this.#dueQueue.length > 0 && !this.#stopping) {
+      const entry = this.#dueQueue.shift()!
+      const key = keyOf(entry.topic, entry.messageId)
+      if (this.#inFlight.has(key)) continue
+      this.#inFlight.add(key)
+      this.#activeDue++
+      this.#track(
+        this.#handleDue(entry)
+          .catch((err: Error) => this.logger.error({ err: err.message, code: (err as KiteQError).code, messageId: entry.messageId }, 'scheduled work failed'))
+          .finally(() => {
+            this.#inFlight.delete(key)
+            this.#activeDue--
+            this.#scheduler.drained()
+            this.#pumpDue()
+          }),
+      )
+    }
+  }
+
+  /** A scheduler entry fired: re-read the message (the entry may be stale) and act on it. */
+  async #handleDue(entry: DueEntry): Promise<void> {
+    const message = await this.store.get(entry.topic, entry.messageId)
+    if (message === undefined || message.nextDeliverAtMs > this.clock.now()) return
+    if (!message.commit) await checkBackTransaction(this, message)
+    else await this.#runDelivery(message, false)
+  }
+
+  #applyRegistry(): void {
+    const registry = this.#options.registry
+    if (registry === undefined) return
+    const apply = () => {
+      for (const topic of this.#topics) this.exchanger.replaceTopic('registry', topic, registry.bindingsFor(topic))
+    }
+    apply()
+    if (registry.listenerCount('change') === 0) {
+      registry.on('change', apply)
+      registry.watch()
+    }
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * The one scheduler for "do this at time T": first deliveries of delayed messages, retries after
+ * backoff and transaction check-backs are all a message whose nextDeliverAtMs has come.
+ *
+ * Two levels, as QMQ and RocketMQ 5 do it. The store keeps every message indexed by time (the far
+ * future costs disk, not memory); a loader walks that index in (time, messageId) order and moves
+ * what falls due within the next window into an in-memory timing wheel, which fires it to the
+ * millisecond. The loader's position is a cursor: an entry scheduled at or before it goes straight
+ * into the wheel, anything later is left for the loader to find in the store. It stops loading
+ * while `maxInMemory` entries are waiting (a burst does not pull a million bodies' worth of indexes
+ * into memory at once) and resumes as they drain.
+ */
+import { silentLogger, type Logger } from '../protocol/logger.ts'
+import { compareDue, type DueEntry, type MessageStore } from '../store/message-store.ts'
+import type { Clock, TimerHandle } from './clock.ts'
+import { TimingWheel } from './timing-wheel.ts'
+
+export interface SchedulerOptions {
+  store: MessageStore
+  clock: Clock
+  /** Receives entries whose time has come (possibly stale: the receiver re-reads the store). */
+  onDue: (entries: DueEntry[]) => void
+  /** Entries handed out by onDue and not yet finished, counted against maxInMemory. */
+  backlog?: () => number
+  /** How far ahead of now entries move from the store into memory. */
+  windowMs?: number
+  /** How often the loader looks ahead. */
+  loadIntervalMs?: number
+  pageSize?: number
+  maxInMemory?: number
+  logger?: Logger
+}
+
+export const schedulerDefaults = {
+  windowMs: 60_000,
+  loadIntervalMs: 1_000,
+  pageSize: 5_000,
+  maxInMemory: 200_000,
+} as const
+
+const BEFORE_EVERYTHING: DueEntry = { topic: '', messageId: '', nextDeliverAtMs: -Infinity }
+
+export class Scheduler {
+  readonly #store: MessageStore
+  readonly #clock: Clock
+  readonly #onDue: (entries: DueEntry[]) => void
+  readonly #backlog: () => number
+  readonly #windowMs: number
+  readonly #loadIntervalMs: number
+  readonly #pageSize: number
+  readonly #maxInMemory: number
+  readonly #logger: Logger
+  readonly #wheel: TimingWheel<DueEntry>
+  /** Every store entry at or before this (time, id) has been loaded. */
+  #cursor: DueEntry = BEFORE_EVERYTHING
+  /** Entries scheduled while a load was reading the store: re-checked against the cursor after it. */
+  #scheduledDuringLoad: DueEntry[] | undefined
+  #loading: Promise<void> | undefined
+  #loadTimer: TimerHandle | undefined
+  #running = false
+  /** The last load stopped at maxInMemory: a drain should resume it before the next tick. */
+  #blockedByCapacity = false
+  /** Entries the wheel could not take yet (its cursor lagged): offered again at the next load. */
+  #overflow: DueEntry[] = []
+
+  constructor(options: SchedulerOptions) {
+    this.#store = options.store
+    this.#clock = options.clock
+    this.#onDue = options.onDue
+    this.#backlog = options.backlog ?? (() => 0)
+    this.#windowMs = options.windowMs ?? schedulerDefaults.windowMs
+    this.#loadIntervalMs = options.loadIntervalMs ?? schedulerDefaults.loadIntervalMs
+    this.#pageSize = options.pageSize ?? schedulerDefaults.pageSize
+    this.#maxInMemory = options.maxInMemory ?? schedulerDefaults.maxInMemory
+    this.#logger = options.logger ?? silentLogger
+    this.#wheel = new TimingWheel<DueEntry>({ clock: this.#clock, onDue: (items) => this.#fire(items) })
+    if (this.#windowMs >= this.#wheel.windowMs) throw new Error(`scheduler window must be under ${this.#wheel.windowMs} ms`)
+  }
+
+  /** Entries waiting in the wheel. */
+  get inMemory(): number {
+    return this.#wheel.size
+  }
+
+  /** Loads what is due within the window (everything overdue first) and starts the loader. */
+  async start(): Promise<void> {
+    this.#running = true
+    await this.loadNow()
+    this.#armLoader()
+  }
+
+  stop(): void {
+    this.#running = false
+    this.#loadTimer?.cancel()
+    this.#wheel.stop()
+  }
+
+  /** Tells the scheduler a message's nextDeliverAtMs (already persisted) is `entry.nextDeliverAtMs`. */
+  schedule(entry: DueEntry): void {
+    if (this.#scheduledDuringLoad !== undefined) this.#scheduledDuringLoad.push(entry)
+    else if (compareDue(entry, this.#cursor) <= 0) this.#toWheel(entry)
+    // else: the loader will find it in the store when its time is near
+  }
+
+  /** Runs one loader pass now (also what the loader's timer does). */
+  loadNow(): Promise<void> {
+    this.#loading ??= this.#load().finally(() => (this.#loading = undefined))
+    return this.#loading
+  }
+
+  async #load(): Promise<void> {
+    const horizon = this.#clock.now() + this.#windowMs
+    const overflow = this.#overflow
+    this.#overflow = []
+    for (const entry of overflow) this.#toWheel(entry)
+    this.#blockedByCapacity = false
+    for (;;) {
+      if (this.#wheel.size + this.#backlog() >= this.#maxInMemory) {
+        this.#blockedByCapacity = true
+        return
+      }
+      this.#scheduledDuringLoad = []
+      let page: DueEntry[]
+      try {
+        const after = this.#cursor === BEFORE_EVERYTHING ? undefined : this.#cursor
+        page = await this.#store.dueBetween(this.#cursor.nextDeliverAtMs, horizon, this.#pageSize, after)
+      } catch (err) {
+        this.#logger.error({ err: (err as Error).message, code: (err as { code?: string }).code }, 'scheduler could not read the store; retrying')
+        this.#flushScheduledDuringLoad()
+        return
+      }
+      for (const entry of page) this.#toWheel(entry)
+      const complete = page.length < this.#pageSize
+      // Complete: everything before the horizon is loaded ("\uffff" sorts after every message id).
+      this.#cursor = complete ? { topic: '', messageId: '\uffff', nextDeliverAtMs: horizon - 1 } : page[page.length - 1]
+      this.#flushScheduledDuringLoad()
+      if (complete) return
+    }
+  }
+
+  #flushScheduledDuringLoad(): void {
+    const held = this.#scheduledDuringLoad ?? []
+    this.#scheduledDuringLoad = undefined
+    for (const entry of held) this.schedule(entry)
+  }
+
+  #toWheel(entry: DueEntry): void {
+    if (!this.#wheel.schedule(entry, entry.nextDeliverAtMs)) this.#overflow.push(entry)
+  }
+
+  #fire(entries: DueEntry[]): void {
+    this.#onDue(entries)
+    // a burst that stopped the loader may let it continue before its next tick once half drained
+    if (this.#blockedByCapacity && this.#wheel.size + this.#backlog() < this.#maxInMemory / 2) void this.loadNow()
+  }
+
+  /** The receiver of onDue calls this as it finishes entries, so a capacity-blocked load resumes. */
+  drained(): void {
+    if (this.#blockedByCapacity && this.#wheel.size + this.#backlog() < this.#maxInMemory / 2) void this.loadNow()
+  }
+
+  #armLoader(): void {
+    if (!this.#running) return
+    this.#loadTimer = this.#clock.setTimer(() => {
+      void this.loadNow().finally(() => this.#armLoader())
+    }, this.#loadIntervalMs)
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * `memory://` — everything in process memory, nothing survives a restart. Bounded: when full it
+ * refuses new messages with a StoreError (KITEQ_ERR_STORE_FULL); it never evicts a message, as
+ * KiteQ's LRU did.
+ *
+ * The time index groups entries in one-minute buckets, so the scheduler's window queries touch
+ * only the buckets they span, however many messages wait further ahead.
+ */
+import {
+  StoreError, compareDue, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
+  type StoreStats, type StoredMessage,
+} from './message-store.ts'
+
+export interface MemoryStoreOptions {
+  /** Live plus dead-letter messages held at most. */
+  maxMessages?: number
+  /** Body bytes held at most. */
+  maxBytes?: number
+}
+
+export const memoryStoreDefaults = { maxMessages: 1_000_000, maxBytes: 1024 * 1024 * 1024 } as const
+
+const BUCKET_MS = 60_000
+
+const keyOf = (topic: string, messageId: string) => `${topic}\u0000${messageId}`
+
+function copyOf(m: StoredMessage): StoredMessage {
+  return { ...m, succGroups: [...m.succGroups], failGroups: [...m.failGroups] }
+}
+
+export class MemoryStore implements MessageStore {
+  readonly kind = 'memory'
+  readonly #maxMessages: number
+  readonly #maxBytes: number
+  readonly #live = new Map<string, StoredMessage>()
+  readonly #dead = new Map<string, DeadLetter>()
+  readonly #buckets = new Map<number, Map<string, DueEntry>>()
+  #lowestBucket = Infinity
+  #bytes = 0
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#maxMessages = options.maxMessages ?? memoryStoreDefaults.maxMessages
+    this.#maxBytes = options.maxBytes ?? memoryStoreDefaults.maxBytes
+  }
+
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+
+  async save(message: StoredMessage): Promise<void> {
+    const key = keyOf(message.topic, message.messageId)
+    if (this.#live.has(key)) throw new StoreError(`message ${message.messageId} is already stored`)
+    if (this.#live.size + this.#dead.size >= this.#maxMessages) {
+      throw new StoreError(`memory store full: ${this.#maxMessages} messages`, { full: true })
+    }
+    if (this.#bytes + message.body.length > this.#maxBytes) {
+      throw new StoreError(`memory store full: ${this.#maxBytes} body bytes`, { full: true })
+    }
+    const stored = copyOf(message)
+    this.#live.set(key, stored)
+    this.#bytes += stored.body.length
+    this.#index(key, stored)
+  }
+
+  async get(topic: string, messageId: string): Promise<StoredMessage | undefined> {
+    const m = this.#live.get(keyOf(topic, messageId))
+    return m === undefined ? undefined : copyOf(m)
+  }
+
+  async commit(topic: string, messageId: string): Promise<boolean> {
+    const m = this.#live.get(keyOf(topic, messageId))
+    if (m === undefined) return false
+    m.commit = true
+    return true
+  }
+
+  async rollback(topic: string, messageId: string): Promise<boolean> {
+    const key = keyOf(topic, messageId)
+    const m = this.#live.get(key)
+    if (m === undefined || m.commit) return false
+    this.#remove(key, m)
+    return true
+  }
+
+  async updateDelivery(topic: string, messageId: string, update: DeliveryUpdate): Promise<void> {
+    const key = keyOf(topic, messageId)
+    const m = this.#live.get(key)
+    if (m === undefined) return
+    this.#unindex(key, m)
+    m.deliverCount = update.deliverCount
+    m.nextDeliverAtMs = update.nextDeliverAtMs
+    m.succGroups = [...update.succGroups]
+    m.failGroups = [...update.failGroups]
+    m.txCheckCount = update.txCheckCount
+    this.#index(key, m)
+  }
+
+  async reschedule(topic: string, messageId: string, deliverAtMs: number): Promise<boolean> {
+    const key = keyOf(topic, messageId)
+    const m = this.#live.get(key)
+    if (m === undefined) return false
+    this.#unindex(key, m)
+    m.deliverAtMs = deliverAtMs
+    m.nextDeliverAtMs = deliverAtMs
+    this.#index(key, m)
+    return true
+  }
+
+  async delete(topic: string, messageId: string): Promise<boolean> {
+    const key = keyOf(topic, messageId)
+    const m = this.#live.get(key)
+    if (m === undefined) return false
+    this.#remove(key, m)
+    return true
+  }
+
+  async dueBetween(fromMs: number, toMs: number, limit: number, after?: DueEntry): Promise<DueEntry[]> {
+    const found: DueEntry[] = []
+    const first = Math.max(Math.floor(fromMs / BUCKET_MS), this.#lowestBucket)
+    const last = Math.floor((toMs - 1) / BUCKET_MS)
+    for (let b = first; b <= last; b++) {
+      const bucket = this.#buckets.get(b)
+      if (bucket === undefined) continue
+      for (const e of bucket.values()) {
+        if (e.nextDeliverAtMs < fromMs || e.nextDeliverAtMs >= toMs) continue
+        if (after !== undefined && compareDue(e, after) <= 0) continue
+        found.push({ ...e })
+      }
+      // buckets are in time order: once a full page is certain, later buckets cannot displace it
+      if (found.length >= limit && b < last) {
+        found.sort(compareDue)
+        if (found.length > limit) found.length = limit
+        const lastFound = found[found.length - 1].nextDeliverAtMs
+        if (lastFound < (b + 1) * BUCKET_MS) return found
+      }
+    }
+    found.sort(compareDue)
+    if (found.length > limit) found.length = limit
+    return found
+  }
+
+  async moveToDeadLetter(topic: string, messageId: string, reason: string, atMs: number): Promise<boolean> {
+    const key = keyOf(topic, messageId)
+    const m = this.#live.get(key)
+    if (m === undefined) return false
+    this.#unindex(key, m)
+    this.#live.delete(key)
+    this.#dead.set(key, { message: m, reason, deadAtMs: atMs })
+    return true
+  }
+
+  async listDeadLetters(query: DeadLetterQuery = {}): Promise<DeadLetter[]> {
+    const limit = query.limit ?? 100
+    const out: DeadLetter[] = []
+    let skipping = query.afterMessageId !== undefined
+    for (const d of this.#dead.values()) {
+      if (skipping) {
+        if (d.message.messageId === query.afterMessageId) skipping = false
+        continue
+      }
+      if (query.topic !== undefined && d.message.topic !== query.topic) continue
+      out.push({ ...d, message: copyOf(d.message) })
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
+  async redriveDeadLetter(topic: string, messageId: string, atMs: number): Promise<boolean> {
+    const key = keyOf(topic, messageId)
+    const d = this.#dead.get(key)
+    if (d === undefined) return false
+    this.#dead.delete(key)
+    const m = d.message
+    m.deliverCount = 0
+    m.txCheckCount = 0
+    m.failGroups = []
+    m.nextDeliverAtMs = atMs
+    m.expiredTime = Math.max(m.expiredTime, Math.floor(atMs / 1000) + 7 * 86400)
+    m.header = { ...m.header, expiredTime: m.expiredTime }
+    this.#live.set(key, m)
+    this.#index(key, m)
+    return true
+  }
+
+  async stats(): Promise<StoreStats> {
+    const pendingByTopic: Record<string, number> = {}
+    let uncommitted = 0
+    for (const m of this.#live.values()) {
+      pendingByTopic[m.topic] = (pendingByTopic[m.topic] ?? 0) + 1
+      if (!m.commit) uncommitted++
+    }
+    return { pendingByTopic, uncommitted, deadLetters: this.#dead.size }
+  }
+
+  // ------------------------------------------------------------------------------- time index
+
+  #index(key: string, m: StoredMessage): void {
+    const b = Math.floor(m.nextDeliverAtMs / BUCKET_MS)
+    let bucket = this.#buckets.get(b)
+    if (bucket === undefined) {
+      bucket = new Map()
+      this.#buckets.set(b, bucket)
+      if (b < this.#lowestBucket) this.#lowestBucket = b
+    }
+    bucket.set(key, { topic: m.topic, messageId: m.messageId, nextDeliverAtMs: m.nextDeliverAtMs })
+  }
+
+  #unindex(key: string, m: StoredMessage): void {
+    const b = Math.floor(m.nextDeliverAtMs / BUCKET_MS)
+    const bucket = this.#buckets.get(b)
+    if (bucket === undefined) return
+    bucket.delete(key)
+    if (bucket.size === 0) {
+      this.#buckets.delete(b)
+      if (b === this.#lowestBucket) this.#lowestBucket = this.#buckets.size === 0 ? Infinity : Math.min(...this.#bucketKeys())
+    }
+  }
+
+  *#bucketKeys(): Iterable<number> {
+    yield* this.#buckets.keys()
+  }
+
+  #remove(key: string, m: StoredMessage): void {
+    this.#unindex(key, m)
+    this.#live.delete(key)
+    this.#bytes -= m.body.length
+  }
+}

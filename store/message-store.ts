@@ -1,0 +1,112 @@
+/**
+ * The store contract: everything the broker keeps per message, behind one async interface. Each
+ * backend batches and group-commits internally; a resolved write is durable by that backend's
+ * definition (memory: until the process ends). Failures throw a StoreError.
+ */
+import { ErrorCodes, KiteQError, type KiteQErrorOptions } from '../protocol/errors.ts'
+import type { Header } from '../protocol/header.ts'
+
+export class StoreError extends KiteQError {
+  constructor(message: string, options: KiteQErrorOptions & { full?: boolean } = {}) {
+    super(options.full ? ErrorCodes.STORE_FULL : ErrorCodes.STORE, message, { retriable: true, ...options })
+    this.name = 'StoreError'
+  }
+}
+
+/** One stored message, as the broker sees it. Times carry their unit in their name. */
+export interface StoredMessage {
+  messageId: string
+  topic: string
+  messageType: string
+  /** 0x11 bytes or 0x12 string: deliveries use the command the message was published with. */
+  cmdType: number
+  /** The header as normalised by check-message (clamped expiry and deliverLimit). */
+  header: Header
+  body: Buffer
+  publishGroup: string
+  commit: boolean
+  createdAtMs: number
+  /** Unix seconds, as in the header. */
+  expiredTime: number
+  /** Producer-set delivery time (epoch ms), or 0 for "now". */
+  deliverAtMs: number
+  deliverCount: number
+  deliverLimit: number
+  /** When the scheduler should act on this message next (deliver, or check an undecided tx). */
+  nextDeliverAtMs: number
+  succGroups: string[]
+  failGroups: string[]
+  /** Server checks (TX_ACK status 0) sent for an uncommitted message. */
+  txCheckCount: number
+}
+
+/** The mutable delivery bookkeeping of a message. */
+export interface DeliveryUpdate {
+  deliverCount: number
+  nextDeliverAtMs: number
+  succGroups: string[]
+  failGroups: string[]
+  txCheckCount: number
+}
+
+/** A time-index entry: enough to schedule a message without loading its body. */
+export interface DueEntry {
+  topic: string
+  messageId: string
+  nextDeliverAtMs: number
+}
+
+export interface DeadLetter {
+  message: StoredMessage
+  reason: string
+  deadAtMs: number
+}
+
+export interface DeadLetterQuery {
+  topic?: string
+  limit?: number
+  /** Resume after this message id (ids are listed in the order they died). */
+  afterMessageId?: string
+}
+
+export interface StoreStats {
+  /** Pending (live) messages per topic. */
+  pendingByTopic: Record<string, number>
+  uncommitted: number
+  deadLetters: number
+}
+
+export interface MessageStore {
+  /** A name for logs and metrics, e.g. "memory" or "sqlite". */
+  readonly kind: string
+  start(): Promise<void>
+  stop(): Promise<void>
+
+  /** Persists a new message; resolves only once it is safe by the backend's durability rule. */
+  save(message: StoredMessage): Promise<void>
+  get(topic: string, messageId: string): Promise<StoredMessage | undefined>
+  /** Marks an uncommitted message committed; false when there is no such live message. */
+  commit(topic: string, messageId: string): Promise<boolean>
+  /** Deletes an uncommitted message; false when there is no such uncommitted message. */
+  rollback(topic: string, messageId: string): Promise<boolean>
+  updateDelivery(topic: string, messageId: string, update: DeliveryUpdate): Promise<void>
+  /** Sets a new delivery time (and producer deliverAt); false when there is no such live message. */
+  reschedule(topic: string, messageId: string, deliverAtMs: number): Promise<boolean>
+  /** Removes a message every group has received (or that was cancelled). */
+  delete(topic: string, messageId: string): Promise<boolean>
+
+  /** Live messages whose nextDeliverAtMs lies in [fromMs, toMs), oldest first, after `after`. */
+  dueBetween(fromMs: number, toMs: number, limit: number, after?: DueEntry): Promise<DueEntry[]>
+
+  moveToDeadLetter(topic: string, messageId: string, reason: string, atMs: number): Promise<boolean>
+  listDeadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]>
+  /** Moves a dead letter back to the live set, due at `atMs` with a fresh delivery budget. */
+  redriveDeadLetter(topic: string, messageId: string, atMs: number): Promise<boolean>
+
+  stats(): Promise<StoreStats>
+}
+
+/** Orders due entries by time, then by message id (the paging key). */
+export function compareDue(a: DueEntry, b: DueEntry): number {
+  return a.nextDeliverAtMs - b.nextDeliverAtMs || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0)
+}
