@@ -1,0 +1,144 @@
+/**
+ * End to end: TypeScript producer → broker (own process) → TypeScript consumer, 512 B bodies.
+ * Prints published and delivered msg/s and publish→deliver latency at producer concurrency 1, 10
+ * and 100; latency at an offered 10 000 msg/s; transactional sends and commit→delivery latency.
+ * Targets (issue 4, memory store): ≥ 100 000 msg/s delivered at c=100; p99 < 10 ms at 10 000 msg/s
+ * offered; tx sends ≥ half the plain rate, commit→delivery p99 < 10 ms.
+ *   node --import=tsx bench/pubsub.ts [--db memory://] [--seconds 5]
+ */
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { bindDirect } from '../binding/binding.ts'
+import { KiteQClient, type ReceivedMessage } from '../client/index.ts'
+import { formatRate, percentile, printMachine } from './machine.ts'
+
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? process.argv[i + 1] : fallback
+}
+const db = arg('db', 'memory://')
+const seconds = Number(arg('seconds', '5'))
+const topic = 'bench'
+const body = 'x'.repeat(512)
+
+const broker = spawn(process.execPath, ['--import=tsx', fileURLToPath(new URL('./broker-process.ts', import.meta.url)), '--db', db, '--topics', topic], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+})
+const { port } = JSON.parse((await createInterface({ input: broker.stdout! })[Symbol.asyncIterator]().next()).value as string) as { port: number }
+const address = `127.0.0.1:${port}`
+
+const sentAt = new Map<string, number>()
+let delivered = 0
+let latencies: number[] = []
+let onDelivered: (() => void) | undefined
+const consumer = new KiteQClient({ brokers: [address], groupId: 's-bench', connection: { heartbeat: false } })
+consumer.setBindings([bindDirect('s-bench', topic, 'pay-succ', 0, true)])
+consumer.setListener({
+  onMessage(m: ReceivedMessage) {
+    const t0 = sentAt.get(m.messageId)
+    if (t0 !== undefined) {
+      latencies.push(performance.now() - t0)
+      sentAt.delete(m.messageId)
+    }
+    delivered++
+    onDelivered?.()
+    return true
+  },
+})
+await consumer.start()
+const producer = new KiteQClient({ brokers: [address], groupId: 'p-bench', connection: { heartbeat: false } })
+producer.setTopics([topic])
+await producer.start()
+
+async function drain(target: number): Promise<void> {
+  if (delivered >= target) return
+  await new Promise<void>((resolve) => {
+    onDelivered = () => {
+      if (delivered >= target) {
+        onDelivered = undefined
+        resolve()
+      }
+    }
+  })
+}
+
+interface Row { scenario: string; published: number; deliveredRate: number; p50: number; p99: number }
+const rows: Row[] = []
+
+async function closedLoop(concurrency: number, tx: boolean): Promise<void> {
+  latencies = []
+  const startDelivered = delivered
+  let published = 0
+  const deadline = performance.now() + seconds * 1000
+  const start = performance.now()
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      const messageId = producer.messageId()
+      if (tx) {
+        await producer.sendTxStringMessage({ topic, messageType: 'pay-succ', body, messageId }, () => {
+          sentAt.set(messageId, performance.now()) // latency counts from the commit
+          return true
+        })
+      } else {
+        sentAt.set(messageId, performance.now())
+        await producer.sendStringMessage({ topic, messageType: 'pay-succ', body, messageId })
+      }
+      published++
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  const publishSeconds = (performance.now() - start) / 1000
+  await drain(startDelivered + published)
+  const deliverSeconds = (performance.now() - start) / 1000
+  latencies.sort((a, b) => a - b)
+  rows.push({
+    scenario: `${tx ? 'tx' : 'plain'} c=${concurrency}`,
+    published: published / publishSeconds,
+    deliveredRate: (delivered - startDelivered) / deliverSeconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  })
+}
+
+async function offered(ratePerSecond: number): Promise<void> {
+  latencies = []
+  const startDelivered = delivered
+  const total = ratePerSecond * seconds
+  const start = performance.now()
+  let sent = 0
+  const inflight = new Set<Promise<unknown>>()
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - start) * ratePerSecond) / 1000))
+    while (sent < due) {
+      const messageId = producer.messageId()
+      sentAt.set(messageId, performance.now())
+      const p = producer.sendStringMessage({ topic, messageType: 'pay-succ', body, messageId })
+      inflight.add(p)
+      void p.finally(() => inflight.delete(p))
+      sent++
+    }
+    await new Promise((r) => setTimeout(r, 1))
+  }
+  await Promise.all(inflight)
+  await drain(startDelivered + total)
+  latencies.sort((a, b) => a - b)
+  const elapsed = (performance.now() - start) / 1000
+  rows.push({ scenario: `offered ${ratePerSecond}/s`, published: total / elapsed, deliveredRate: (delivered - startDelivered) / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) })
+}
+
+// warm-up
+await closedLoop(50, false)
+rows.length = 0
+for (const c of [1, 10, 100]) await closedLoop(c, false)
+await offered(10_000)
+await closedLoop(100, true)
+
+printMachine(`bench/pubsub: TS producer → broker (${db}, own process) → TS consumer, 512 B, ${seconds} s per row`)
+console.log('| scenario | published msg/s | delivered msg/s | publish→deliver p50 ms | p99 ms |')
+console.log('|---|---|---|---|---|')
+for (const r of rows) console.log(`| ${r.scenario} | ${formatRate(r.published)} | ${formatRate(r.deliveredRate)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`)
+console.log('(tx rows: latency is commit → delivery)')
+await producer.close()
+await consumer.close()
+broker.kill('SIGTERM')

@@ -1,0 +1,35 @@
+/**
+ * Sending through a Connection that may push back. A full queue means the broker (or the network)
+ * is slower than we are for a moment; failing the send would turn that into an application error,
+ * so we wait for the connection to drain and try once more. A second refusal is reported.
+ */
+import { BackpressureError } from '../protocol/errors.ts'
+import type { Frame } from '../protocol/frame.ts'
+import type { Connection } from '../remoting/connection.ts'
+
+/** Queues an encoded one-way frame (an ack, an answer). */
+export async function sendFrame(connection: Connection, frame: Buffer): Promise<void> {
+  try {
+    connection.send(frame)
+  } catch (err) {
+    if (!(err instanceof BackpressureError)) throw err
+    await connection.waitForDrain()
+    connection.send(frame)
+  }
+}
+
+/** Sends a request whose frame was encoded with `opaque` (from connection.nextOpaque()). */
+export async function requestFrame(
+  connection: Connection, opaque: number, frame: Buffer, responseCmd: number, timeoutMs: number,
+): Promise<Frame> {
+  try {
+    return await connection.request(opaque, frame, responseCmd, timeoutMs)
+  } catch (err) {
+    if (!(err instanceof BackpressureError)) throw err
+    await connection.waitForDrain()
+    // The refused frame was never queued, so it can take a fresh opaque in place.
+    const retryOpaque = connection.nextOpaque()
+    frame.writeUInt32BE(retryOpaque, 0)
+    return connection.request(retryOpaque, frame, responseCmd, timeoutMs)
+  }
+}

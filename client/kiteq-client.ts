@@ -1,0 +1,434 @@
+/**
+ * KiteQClient: a producer and consumer speaking KiteQ's wire protocol to one or more brokers.
+ *
+ * It keeps one connection per broker (broker-pool.ts), handshakes on every (re)connection
+ * (handshake.ts), publishes to a random live broker of the topic, runs two-phase commits, and
+ * answers the broker's deliveries and transaction checks through the application's listener.
+ */
+import { EventEmitter } from 'node:events'
+import { bindingsToJson, type Binding } from '../binding/binding.ts'
+import { Cmd, TxStatus, type TxStatusValue } from '../protocol/commands.ts'
+import { ConnectionClosedError, ErrorCodes, KiteQError, ProtocolError } from '../protocol/errors.ts'
+import { ScheduleAckCodec, ScheduleAction, ScheduleRequestCodec, type ScheduleRequest } from '../protocol/extensions.ts'
+import { encodePacket, type Frame } from '../protocol/frame.ts'
+import type { Logger } from '../protocol/logger.ts'
+import { DeliverAckCodec, MessageStoreAckCodec, TxACKPacketCodec, type MessageStoreAck, type TxACKPacket } from '../protocol/messages.ts'
+import type { Connection } from '../remoting/connection.ts'
+import { requestFrame, sendFrame } from './backpressure.ts'
+import { BrokerPool } from './broker-pool.ts'
+import type { Discovery } from './discovery.ts'
+import { handshake } from './handshake.ts'
+import { readDelivery, txCheckOf } from './incoming.ts'
+import { resolveOptions, type KiteQClientOptions, type ResolvedOptions } from './options.ts'
+import { epochMs, messageId, nonEmpty, prepareBytesMessage, prepareStringMessage, type PreparedMessage } from './outgoing.ts'
+import { combineScheduleOutcomes, scheduleOutcome } from './schedule.ts'
+import type {
+  DoTransaction, MessageListener, OutgoingMessage, ScheduleOutcome, SendResult, TxDecision, TxSendResult,
+} from './types.ts'
+
+export interface KiteQClientEvents {
+  /** A broker connection finished its handshake (also after every reconnect). */
+  'broker-up': [address: string]
+  /** A ready broker connection was lost (it is dialled again unless the client is closing). */
+  'broker-down': [address: string]
+}
+
+type State = 'new' | 'starting' | 'started' | 'closed'
+
+const decisions: Record<TxDecision, TxStatusValue> = {
+  commit: TxStatus.COMMIT,
+  rollback: TxStatus.ROLLBACK,
+  unknown: TxStatus.UNKNOWN,
+}
+
+function invalid(message: string): KiteQError {
+  return new KiteQError(ErrorCodes.INVALID_ARGUMENT, message)
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+export class KiteQClient extends EventEmitter<KiteQClientEvents> {
+  readonly #options: ResolvedOptions
+  readonly #logger: Logger
+  readonly #discovery: Discovery
+  readonly #pool: BrokerPool
+  #topics: string[] = []
+  #bindings: Binding[] = []
+  #bindingsJson: string | undefined
+  #listener: MessageListener | undefined
+  #state: State = 'new'
+  /** While start() waits: re-evaluates readiness, or ends the wait with an error. */
+  #startWait: { check: () => void; fail: (err: Error) => void } | undefined
+
+  constructor(options: KiteQClientOptions) {
+    super()
+    this.#options = resolveOptions(options)
+    this.#logger = this.#options.logger.child({ component: 'kiteq-client', groupId: this.#options.groupId })
+    this.#discovery = this.#options.discovery
+    this.#pool = new BrokerPool({
+      handshake: (connection) => handshake(connection, {
+        groupId: this.#options.groupId,
+        secretKey: this.#options.secretKey,
+        warmingupSec: this.#options.warmingupSec,
+        bindingsJson: this.#bindingsJson,
+        timeoutMs: this.#options.handshakeTimeoutMs,
+        logger: this.#logger,
+      }),
+      onFrame: (frame, connection) => this.#onFrame(frame, connection),
+      connection: this.#options.connection,
+      logger: this.#logger,
+    })
+    this.#pool.on('up', (address) => {
+      this.emit('broker-up', address)
+      this.#startWait?.check()
+    })
+    this.#pool.on('down', (address) => this.emit('broker-down', address))
+    this.#pool.on('refused', () => this.#startWait?.check())
+  }
+
+  get groupId(): string {
+    return this.#options.groupId
+  }
+
+  /** A fresh 32-hex message id (the same as the exported messageId()). */
+  messageId(): string {
+    return messageId()
+  }
+
+  /** Topics this client publishes to: start() connects to their brokers. */
+  setTopics(topics: string[]): void {
+    this.#assertNotStarted('setTopics')
+    if (!Array.isArray(topics)) throw invalid('setTopics takes an array of topic names')
+    this.#topics = [...new Set(topics.map((t) => nonEmpty(t, 'topic')))]
+  }
+
+  /** This client's subscriptions; each binding's groupId becomes the client's. */
+  setBindings(bindings: Binding[]): void {
+    this.#assertNotStarted('setBindings')
+    if (!Array.isArray(bindings)) throw invalid('setBindings takes an array of bindings')
+    this.#bindings = bindings.map((b, i) => {
+      if (b === null || typeof b !== 'object') throw invalid(`binding ${i} is not an object`)
+      nonEmpty(b.topic, `binding ${i} topic`)
+      nonEmpty(b.messageType, `binding ${i} messageType`)
+      if (b.bindType !== 0 && b.bindType !== 1 && b.bindType !== 2) throw invalid(`binding ${i} has bindType ${String(b.bindType)}`)
+      return { ...b, groupId: this.#options.groupId }
+    })
+  }
+
+  setListener(listener: MessageListener): void {
+    if (listener === null || typeof listener !== 'object' || typeof listener.onMessage !== 'function') {
+      throw invalid('a listener needs an onMessage function')
+    }
+    this.#listener = listener
+  }
+
+  /**
+   * Connects to every broker serving our topics and binding topics, and resolves once all of them
+   * are ready. Brokers still not ready after startTimeoutMs are tolerated if every topic has some
+   * ready broker; otherwise it fails with NO_BROKER. An auth refusal fails it with AUTH at once. A
+   * failed start() closes the client.
+   */
+  async start(): Promise<void> {
+    if (this.#state !== 'new') throw invalid(this.#state === 'closed' ? 'the client is closed' : 'start() was already called')
+    this.#state = 'starting'
+    const bindsOverWire = this.#discovery.kind === 'standalone' || this.#discovery.kind === 'file'
+    this.#bindingsJson = bindsOverWire && this.#bindings.length > 0 ? bindingsToJson(this.#bindings) : undefined
+    try {
+      this.#discovery.open(() => this.#onDiscoveryChange())
+      this.#pool.sync(this.#wantedAddresses())
+      await this.#waitForBrokers()
+      // close() may have run while we waited, and the wait may have resolved before noticing.
+      if (this.#state !== 'starting') throw new ConnectionClosedError('the client was closed during start()')
+      this.#state = 'started'
+    } catch (err) {
+      await this.close()
+      throw err
+    }
+  }
+
+  async sendStringMessage(msg: OutgoingMessage<string>): Promise<SendResult> {
+    const prepared = prepareStringMessage(msg, this.#prepareContext(false))
+    const { ack } = await this.#publish(prepared)
+    return { messageId: prepared.sent.messageId, feedback: ack.feedback }
+  }
+
+  async sendBytesMessage(msg: OutgoingMessage<Buffer | Uint8Array>): Promise<SendResult> {
+    const prepared = prepareBytesMessage(msg, this.#prepareContext(false))
+    const { ack } = await this.#publish(prepared)
+    return { messageId: prepared.sent.messageId, feedback: ack.feedback }
+  }
+
+  async sendTxStringMessage(msg: OutgoingMessage<string>, doTransaction: DoTransaction): Promise<TxSendResult> {
+    return this.#sendTx(prepareStringMessage(msg, this.#prepareContext(true)), doTransaction)
+  }
+
+  async sendTxBytesMessage(msg: OutgoingMessage<Buffer | Uint8Array>, doTransaction: DoTransaction): Promise<TxSendResult> {
+    return this.#sendTx(prepareBytesMessage(msg, this.#prepareContext(true)), doTransaction)
+  }
+
+  /** Cancels a stored, not yet delivered message (asking every ready broker of the topic). */
+  async cancel(topic: string, messageId: string): Promise<ScheduleOutcome> {
+    return this.#schedule({ topic: nonEmpty(topic, 'topic'), messageId: nonEmpty(messageId, 'messageId'), action: ScheduleAction.CANCEL })
+  }
+
+  /** Moves the delivery time of a stored, not yet delivered message. */
+  async reschedule(topic: string, messageId: string, deliverAt: Date | number): Promise<ScheduleOutcome> {
+    return this.#schedule({
+      topic: nonEmpty(topic, 'topic'),
+      messageId: nonEmpty(messageId, 'messageId'),
+      action: ScheduleAction.RESCHEDULE,
+      deliverAt: epochMs(deliverAt, 'deliverAt'),
+    })
+  }
+
+  /** Stops redialling and closes every connection; requests still waiting fail with CONNECTION_CLOSED. */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return
+    this.#state = 'closed'
+    this.#discovery.close()
+    this.#pool.close()
+    this.#startWait?.fail(new ConnectionClosedError('the client was closed during start()'))
+  }
+
+  // ------------------------------------------------------------------------------------ start-up
+
+  #assertNotStarted(what: string): void {
+    if (this.#state !== 'new') throw invalid(`${what}() must be called before start()`)
+  }
+
+  #allTopics(): Set<string> {
+    return new Set([...this.#topics, ...this.#bindings.map((b) => b.topic)])
+  }
+
+  #wantedAddresses(): Set<string> {
+    return this.#discovery.addressesFor(this.#allTopics())
+  }
+
+  #onDiscoveryChange(): void {
+    if (this.#state === 'closed') return
+    this.#pool.sync(this.#wantedAddresses())
+    this.#startWait?.check()
+  }
+
+  /** Topics without a ready broker (standalone: '*' while no broker at all is ready). */
+  #unservedTopics(): string[] {
+    if (this.#discovery.kind === 'standalone') {
+      return this.#pool.readyConnections(this.#discovery.brokersFor('*')).length > 0 ? [] : ['*']
+    }
+    return [...this.#allTopics()].filter((t) => this.#pool.readyConnections(this.#discovery.brokersFor(t)).length === 0)
+  }
+
+  #waitForBrokers(): Promise<void> {
+    const { startTimeoutMs } = this.#options
+    return new Promise<void>((resolve, reject) => {
+      const finish = (err?: Error) => {
+        clearTimeout(timer)
+        this.#startWait = undefined
+        if (err === undefined) resolve()
+        else reject(err)
+      }
+      const check = () => {
+        const refusal = this.#pool.refusal
+        if (refusal !== undefined) return finish(refusal)
+        const wanted = this.#wantedAddresses()
+        const allReady = this.#pool.readyConnections(wanted).length === wanted.size
+        if (allReady && this.#unservedTopics().length === 0) finish()
+      }
+      const timer = setTimeout(() => {
+        const unserved = this.#unservedTopics()
+        if (unserved.length > 0) {
+          const which = unserved[0] === '*' ? 'any topic' : `topic(s) ${unserved.join(', ')}`
+          finish(new KiteQError(ErrorCodes.NO_BROKER, `no ready broker for ${which} within ${startTimeoutMs} ms`, { retriable: true }))
+          return
+        }
+        const wanted = this.#wantedAddresses()
+        const ready = new Set(this.#pool.readyConnections(wanted).map((c) => c.label))
+        this.#logger.warn({ notReady: [...wanted].filter((a) => !ready.has(a)) }, 'starting without some brokers; they keep being dialled')
+        finish()
+      }, startTimeoutMs)
+      this.#startWait = { check, fail: finish }
+      check()
+    })
+  }
+
+  // ---------------------------------------------------------------------------------- publishing
+
+  #prepareContext(transactional: boolean) {
+    return { groupId: this.#options.groupId, nowMs: Date.now(), transactional }
+  }
+
+  async #publish(prepared: PreparedMessage): Promise<{ ack: MessageStoreAck; connection: Connection }> {
+    if (this.#state === 'closed') throw new ConnectionClosedError('the client is closed')
+    const topic = prepared.wire.header.topic
+    const connection = this.#pool.pick(this.#discovery.brokersFor(topic))
+    if (connection === undefined) {
+      throw new KiteQError(ErrorCodes.NO_BROKER, `no ready broker for topic '${topic}'`, { retriable: true })
+    }
+    const opaque = connection.nextOpaque()
+    const frame = encodeMessage(prepared, opaque, connection.maxBodyBytes)
+    const reply = await requestFrame(connection, opaque, frame, Cmd.MESSAGE_STORE_ACK, this.#options.publishTimeoutMs)
+    const ack = MessageStoreAckCodec.decode(reply.body)
+    if (!ack.status) {
+      throw new KiteQError(ErrorCodes.REJECTED, ack.feedback === '' ? `${connection.label} did not store the message` : ack.feedback, {
+        retriable: false,
+      })
+    }
+    return { ack, connection }
+  }
+
+  async #sendTx(prepared: PreparedMessage, doTransaction: DoTransaction): Promise<TxSendResult> {
+    if (typeof doTransaction !== 'function') throw invalid('sendTx* needs a doTransaction function')
+    const { ack, connection } = await this.#publish(prepared)
+    let committed = false
+    let failure: { error: unknown } | undefined
+    try {
+      committed = (await doTransaction(prepared.sent)) === true
+    } catch (error) {
+      failure = { error }
+    }
+    const txAck: TxACKPacket = {
+      header: prepared.wire.header,
+      status: committed ? TxStatus.COMMIT : TxStatus.ROLLBACK,
+      feedback: failure === undefined ? '' : errorText(failure.error),
+    }
+    try {
+      // Opaque 0 and no answer, as kiteq-client-go; on the connection whose broker stored the message.
+      await sendFrame(connection, encodePacket(0, Cmd.TX_ACK, TxACKPacketCodec, txAck, connection.maxBodyBytes))
+    } catch (err) {
+      const what = `${committed ? 'commit' : 'rollback'} of message ${prepared.sent.messageId} was not sent (${errorText(err)}); the broker will ask onMessageCheck`
+      if (failure !== undefined) {
+        this.#logger.warn({ broker: connection.label }, what)
+        throw failure.error
+      }
+      // Not retriable: the local transaction already ran, and sending the message again would duplicate it.
+      throw new KiteQError((err as KiteQError).code ?? ErrorCodes.CONNECTION_CLOSED, what, { cause: err, retriable: false })
+    }
+    if (failure !== undefined) throw failure.error
+    return { messageId: prepared.sent.messageId, feedback: ack.feedback, committed }
+  }
+
+  async #schedule(request: ScheduleRequest): Promise<ScheduleOutcome> {
+    if (this.#state === 'closed') throw new ConnectionClosedError('the client is closed')
+    const connections = this.#pool.readyConnections(this.#discovery.brokersFor(request.topic))
+    if (connections.length === 0) {
+      throw new KiteQError(ErrorCodes.NO_BROKER, `no ready broker for topic '${request.topic}'`, { retriable: true })
+    }
+    const answers = await Promise.allSettled(connections.map(async (connection) => {
+      const opaque = connection.nextOpaque()
+      const frame = encodePacket(opaque, Cmd.SCHEDULE, ScheduleRequestCodec, request, connection.maxBodyBytes)
+      const reply = await requestFrame(connection, opaque, frame, Cmd.SCHEDULE_ACK, this.#options.publishTimeoutMs)
+      return scheduleOutcome(ScheduleAckCodec.decode(reply.body))
+    }))
+    const outcomes = answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []))
+    const failures = answers.flatMap((a) => (a.status === 'rejected' ? [a.reason as Error] : []))
+    const outcome = combineScheduleOutcomes(outcomes, failures.length > 0)
+    if (outcome !== undefined) return outcome
+    throw failures[0]
+  }
+
+  // ----------------------------------------------------------------------------- broker requests
+
+  #onFrame(frame: Frame, connection: Connection): void {
+    switch (frame.cmdType) {
+      case Cmd.BYTES_MESSAGE:
+      case Cmd.STRING_MESSAGE:
+        void this.#onDelivery(frame, connection)
+        return
+      case Cmd.TX_ACK:
+        void this.#onTxCheck(frame, connection)
+        return
+      case Cmd.CONN_AUTH:
+        // A KiteQ broker says this (opaque 0) just before closing a connection it does not know.
+        this.#logger.warn({ broker: connection.label }, 'broker reports the connection as unauthorized')
+        return
+      default:
+        // Late answers to requests that timed out land here too.
+        this.#logger.debug({ broker: connection.label, cmdType: frame.cmdType, opaque: frame.opaque }, 'ignoring an unexpected frame')
+    }
+  }
+
+  async #onDelivery(frame: Frame, connection: Connection): Promise<void> {
+    let read
+    try {
+      read = readDelivery(frame)
+    } catch (err) {
+      // Nothing to name in an answer; the broker's delivery timeout will redeliver, as with Go.
+      this.#logger.warn({ broker: connection.label, err: errorText(err) }, 'undecodable delivery dropped without an answer')
+      return
+    }
+    const { header, message, problem } = read
+    let status = false
+    let feedback: string
+    const listener = this.#listener
+    if (message === undefined) {
+      feedback = problem ?? 'undecodable body'
+    } else if (listener === undefined) {
+      feedback = 'no listener'
+    } else {
+      if (problem !== undefined) this.#logger.warn({ messageId: header.messageId }, problem)
+      try {
+        status = (await listener.onMessage(message)) === true
+        feedback = status ? '' : 'listener returned false'
+      } catch (err) {
+        feedback = errorText(err)
+      }
+    }
+    const ack = { messageId: header.messageId, topic: header.topic, messageType: header.messageType, groupId: header.groupId, status, feedback }
+    try {
+      await sendFrame(connection, encodePacket(frame.opaque, Cmd.DELIVER_ACK, DeliverAckCodec, ack, connection.maxBodyBytes))
+    } catch (err) {
+      this.#logger.warn({ broker: connection.label, messageId: header.messageId, err: errorText(err) }, 'could not acknowledge a delivery; the broker will redeliver')
+    }
+  }
+
+  async #onTxCheck(frame: Frame, connection: Connection): Promise<void> {
+    let packet: TxACKPacket
+    try {
+      packet = TxACKPacketCodec.decode(frame.body)
+    } catch (err) {
+      this.#logger.warn({ broker: connection.label, err: errorText(err) }, 'undecodable transaction check dropped')
+      return
+    }
+    if (packet.status !== TxStatus.UNKNOWN) {
+      this.#logger.debug({ broker: connection.label, status: packet.status }, 'ignoring a TX_ACK that is not a check')
+      return
+    }
+    let status: TxStatusValue = TxStatus.COMMIT
+    let feedback = ''
+    const listener = this.#listener
+    if (listener?.onMessageCheck !== undefined) {
+      try {
+        const decision = await listener.onMessageCheck(txCheckOf(packet.header))
+        if (Object.hasOwn(decisions, decision)) {
+          status = decisions[decision]
+        } else {
+          status = TxStatus.UNKNOWN
+          feedback = `onMessageCheck answered ${String(decision)}, not 'commit', 'rollback' or 'unknown'`
+        }
+      } catch (err) {
+        status = TxStatus.UNKNOWN
+        feedback = errorText(err)
+      }
+    }
+    const answer: TxACKPacket = { header: packet.header, status, feedback }
+    try {
+      await sendFrame(connection, encodePacket(frame.opaque, Cmd.TX_ACK, TxACKPacketCodec, answer, connection.maxBodyBytes))
+    } catch (err) {
+      this.#logger.warn({ broker: connection.label, messageId: packet.header.messageId, err: errorText(err) }, 'could not answer a transaction check')
+    }
+  }
+}
+
+/** The frame of a prepared message; one too large for a frame is the caller's mistake, not the wire's. */
+function encodeMessage(prepared: PreparedMessage, opaque: number, maxBodyBytes: number): Buffer {
+  try {
+    return prepared.cmdType === Cmd.STRING_MESSAGE
+      ? encodePacket(opaque, prepared.cmdType, prepared.codec, prepared.wire, maxBodyBytes)
+      : encodePacket(opaque, prepared.cmdType, prepared.codec, prepared.wire, maxBodyBytes)
+  } catch (err) {
+    if (err instanceof ProtocolError) throw new KiteQError(ErrorCodes.INVALID_ARGUMENT, err.message, { cause: err })
+    throw err
+  }
+}

@@ -1,0 +1,64 @@
+import test from 'ava'
+import { BackpressureError, ConnectionClosedError, ErrorCodes, type Frame } from '../../protocol/index.ts'
+import type { Connection } from '../../remoting/index.ts'
+import { requestFrame, sendFrame } from '../../client/backpressure.ts'
+
+/** A Connection stand-in that refuses the first `refusals` sends with BackpressureError. */
+function stubConnection(refusals: number) {
+  const log: string[] = []
+  let opaque = 10
+  const refuse = () => {
+    if (refusals-- > 0) throw new BackpressureError('queue full')
+  }
+  const stub = {
+    nextOpaque: () => ++opaque,
+    send: (frame: Buffer) => {
+      log.push(`send ${frame.readUInt32BE(0)}`)
+      refuse()
+    },
+    request: async (o: number, frame: Buffer): Promise<Frame> => {
+      log.push(`request ${o} framed ${frame.readUInt32BE(0)}`)
+      refuse()
+      return { opaque: o, cmdType: 4, version: 0, extension: 0n, body: Buffer.alloc(0) }
+    },
+    waitForDrain: async () => {
+      log.push('drain')
+    },
+  }
+  return { connection: stub as unknown as Connection, log }
+}
+
+const frameWithOpaque = (o: number) => {
+  const b = Buffer.alloc(19)
+  b.writeUInt32BE(o, 0)
+  return b
+}
+
+test('a request refused for back-pressure waits for drain and is retried once, under a fresh opaque', async (t) => {
+  const { connection, log } = stubConnection(1)
+  const reply = await requestFrame(connection, 5, frameWithOpaque(5), 4, 1000)
+  t.deepEqual(log, ['request 5 framed 5', 'drain', 'request 11 framed 11'])
+  t.is(reply.opaque, 11)
+})
+
+test('a second refusal is reported as BACKPRESSURE', async (t) => {
+  const { connection, log } = stubConnection(2)
+  const err = await t.throwsAsync(requestFrame(connection, 5, frameWithOpaque(5), 4, 1000))
+  t.is((err as { code?: string }).code, ErrorCodes.BACKPRESSURE)
+  t.is(log.length, 3)
+})
+
+test('one-way frames (acks) are retried after drain too; other errors are not retried', async (t) => {
+  const { connection, log } = stubConnection(1)
+  await sendFrame(connection, frameWithOpaque(0))
+  t.deepEqual(log, ['send 0', 'drain', 'send 0'])
+
+  const closed = {
+    send: () => {
+      throw new ConnectionClosedError()
+    },
+    waitForDrain: async () => t.fail('no drain wait for a closed connection'),
+  } as unknown as Connection
+  const err = await t.throwsAsync(sendFrame(closed, frameWithOpaque(0)))
+  t.is((err as { code?: string }).code, ErrorCodes.CONNECTION_CLOSED)
+})
