@@ -22,7 +22,7 @@ const seconds = Number(arg('seconds', '5'))
 const topic = 'bench'
 const body = 'x'.repeat(512)
 
-const broker = spawn(process.execPath, ['--import=tsx', fileURLToPath(new URL('./broker-process.ts', import.meta.url)), '--db', db, '--topics', topic], {
+const broker = spawn(process.execPath, [...(process.env.KITEQ_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.KITEQ_BENCH_PROF] : []), '--import=tsx', fileURLToPath(new URL('./broker-process.ts', import.meta.url)), '--db', db, '--topics', topic], {
   stdio: ['ignore', 'pipe', 'inherit'],
 })
 const { port } = JSON.parse((await createInterface({ input: broker.stdout! })[Symbol.asyncIterator]().next()).value as string) as { port: number }

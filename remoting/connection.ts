@@ -142,7 +142,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.#queuedBytes >= this.#flushThresholdBytes) this.#flush()
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true
-      setImmediate(this.#scheduledFlush)
+      process.nextTick(this.#scheduledFlush)
     }
   }
 

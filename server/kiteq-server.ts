@@ -20,6 +20,7 @@ import { MemoryStore } from '../store/memory-store.ts'
 import type { DueEntry, MessageStore, StoredMessage } from '../store/message-store.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { windowedRetryPolicy, type RetryPolicy } from './retry-policy.ts'
+import { RecentSet } from './recent-set.ts'
 import { Scheduler, type SchedulerOptions } from './scheduler.ts'
 import { SessionRegistry } from './sessions.ts'
 
@@ -91,8 +92,7 @@ export class KiteQServer implements BrokerContext {
   readonly #deliveryChain: Pipeline<DeliveryContext>
   readonly #inFlight = new Set<string>()
   readonly #work = new Set<Promise<unknown>>()
-  readonly #delivered = new Map<string, true>()
-  readonly #deliveredMemory: number
+  readonly #delivered: RecentSet
   readonly #maxConcurrentDue: number
   #dueQueue: DueEntry[] = []
   #activeDue = 0
@@ -107,7 +107,7 @@ export class KiteQServer implements BrokerContext {
     this.logger = options.logger ?? silentLogger
     this.store = options.store ?? new MemoryStore()
     this.exchanger = new Exchanger(this.logger)
-    this.#deliveredMemory = options.deliveredMemory ?? serverDefaults.deliveredMemory
+    this.#delivered = new RecentSet(options.deliveredMemory ?? serverDefaults.deliveredMemory)
     this.#maxConcurrentDue = options.maxConcurrentDue ?? serverDefaults.maxConcurrentDue
     this.settings = {
       deliveryTimeoutMs: options.deliveryTimeoutMs ?? serverDefaults.deliveryTimeoutMs,
@@ -227,10 +227,7 @@ export class KiteQServer implements BrokerContext {
   }
 
   markDelivered(topic: string, messageId: string): void {
-    this.#delivered.set(keyOf(topic, messageId), true)
-    if (this.#delivered.size > this.#deliveredMemory) {
-      this.#delivered.delete(this.#delivered.keys().next().value!)
-    }
+    this.#delivered.add(keyOf(topic, messageId))
   }
 
   wasDelivered(topic: string, messageId: string): boolean {

@@ -211,12 +211,9 @@ export class MemoryStore implements MessageStore {
     bucket.delete(key)
     if (bucket.size === 0) {
       this.#buckets.delete(b)
-      if (b === this.#lowestBucket) this.#lowestBucket = this.#buckets.size === 0 ? Infinity : Math.min(...this.#bucketKeys())
+      // #lowestBucket stays a lower bound (dueBetween skips missing buckets); reset when empty
+      if (this.#buckets.size === 0) this.#lowestBucket = Infinity
     }
-  }
-
-  *#bucketKeys(): Iterable<number> {
-    yield* this.#buckets.keys()
   }
 
   #remove(key: string, m: StoredMessage): void {
