@@ -16,6 +16,7 @@ import { parse as parseYaml } from 'yaml'
 import { ErrorCodes, KiteQError } from '../protocol/errors.ts'
 import { silentLogger, type Logger } from '../protocol/logger.ts'
 import { BINDING_VERSION, bindTypeFromName, type Binding } from './binding.ts'
+import type { BindingRegistry } from './registry.ts'
 
 export interface RegistryBroker {
   address: string
@@ -94,7 +95,8 @@ export interface FileRegistryOptions {
 }
 
 /** A registry file, loaded at construction (a bad file is a start-up error) and re-read on change. */
-export class FileRegistry extends EventEmitter<FileRegistryEvents> {
+export class FileRegistry extends EventEmitter<FileRegistryEvents> implements BindingRegistry {
+  readonly kind = 'file'
   readonly path: string
   #doc: RegistryDocument
   readonly #logger: Logger
@@ -122,13 +124,24 @@ export class FileRegistry extends EventEmitter<FileRegistryEvents> {
     return this.#doc.bindings.filter((b) => b.topic === topic)
   }
 
+  /** KiteQ's file registry announces nothing: it only follows the file. */
+  async start(): Promise<void> {
+    this.watch()
+  }
+
+  async updateTopics(): Promise<void> {}
+
   watch(): void {
     if (this.#watching) return
     this.#watching = true
     watchFile(this.path, { interval: this.#pollIntervalMs, persistent: false }, this.#onStat)
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    this.stopWatching()
+  }
+
+  stopWatching(): void {
     if (!this.#watching) return
     this.#watching = false
     unwatchFile(this.path, this.#onStat)

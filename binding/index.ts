@@ -8,3 +8,4 @@ export type { FileRegistryEvents, FileRegistryOptions, RegistryBroker, RegistryD
 export { Exchanger } from './exchanger.ts'
 export type { GroupRoute } from './exchanger.ts'
 export { TokenBucket } from './rate-limiter.ts'
+export type { BindingRegistry, BrokerIdentity } from './registry.ts'

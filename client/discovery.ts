@@ -90,7 +90,7 @@ export class FileDiscovery implements Discovery {
   }
 
   close(): void {
-    this.#registry?.close()
+    this.#registry?.stopWatching()
     this.#registry?.removeAllListeners('change')
   }
 }

@@ -3,7 +3,7 @@
  * brokers run without a registry. A client can only bind its own group, on topics this broker
  * serves; the answer names anything ignored.
  */
-import { bindingsFromJson, type Binding } from '../binding/binding.ts'
+import { bindingsFromJson, bindingsToJson, type Binding } from '../binding/binding.ts'
 import type { Handler } from '../pipe/pipeline.ts'
 import { Cmd } from '../protocol/commands.ts'
 import { BindAckCodec, BindRequestCodec } from '../protocol/extensions.ts'
@@ -12,7 +12,7 @@ import type { BrokerContext, PacketContext } from './context.ts'
 export const CLIENT_BINDING_SOURCE = 'client'
 
 export function createBindHandler(broker: BrokerContext): Handler<PacketContext> {
-  return function bind(ctx) {
+  return async function bind(ctx) {
     const groupId = ctx.session!.groupId
     const reply = (status: boolean, feedback: string) =>
       ctx.conn.sendMessage(ctx.frame.opaque, Cmd.BIND_ACK, BindAckCodec, { status, feedback })
@@ -29,7 +29,11 @@ export function createBindHandler(broker: BrokerContext): Handler<PacketContext>
       if (!broker.isServedTopic(b.topic)) ignored.add(b.topic)
       else byTopic.set(b.topic, [...(byTopic.get(b.topic) ?? []), { ...b, groupId }])
     }
-    for (const [topic, list] of byTopic) broker.exchanger.setBindings(CLIENT_BINDING_SOURCE, topic, groupId, list)
+    for (const [topic, list] of byTopic) {
+      broker.exchanger.setBindings(CLIENT_BINDING_SOURCE, topic, groupId, list)
+      // kept in the store so a restarted broker still routes to a group that is offline
+      await broker.store.saveBindings({ topic, groupId, json: bindingsToJson(list) })
+    }
     broker.logger.info({ group: groupId, topics: [...byTopic.keys()], ignored: [...ignored] }, 'bindings set by client')
     reply(true, ignored.size === 0 ? 'Bind Succ' : `Bind Succ; topics not served here, ignored: ${[...ignored].join(',')}`)
   }

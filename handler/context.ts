@@ -35,6 +35,17 @@ export interface HandlerSettings {
   acceptPermitsPerSecond: number
 }
 
+/**
+ * A consumer group that is not a connection, e.g. the Kafka bridge: bound like any group, it gets
+ * every matching message with the same bookkeeping, retries and dead letters.
+ */
+export interface DeliveryTarget {
+  /** Milliseconds to put a delivery off because the target cannot take it now (0: it can). */
+  busyForMs(): number
+  /** Resolves true once the target holds the message safely. */
+  deliver(message: StoredMessage): Promise<boolean>
+}
+
 export interface BrokerContext {
   readonly settings: HandlerSettings
   readonly store: MessageStore
@@ -44,6 +55,8 @@ export interface BrokerContext {
   readonly logger: Logger
   readonly stats: BrokerStats
   isServedTopic(topic: string): boolean
+  /** The delivery target standing for `groupId`, if that group is not made of connections. */
+  targetFor(groupId: string): DeliveryTarget | undefined
   /** Starts delivering a committed, due message (ignored if it is already being delivered). */
   deliver(message: StoredMessage, options?: { fly?: boolean }): void
   /** Tells the scheduler about a persisted nextDeliverAtMs. */

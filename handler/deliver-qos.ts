@@ -30,6 +30,14 @@ export function createDeliverQosHandler(broker: BrokerContext): Handler<Delivery
     const now = broker.clock.now()
     let frame: Buffer | undefined
     for (const route of ctx.routes) {
+      const target = broker.targetFor(route.groupId)
+      if (target !== undefined) {
+        const busyMs = target.busyForMs()
+        const wait = busyMs > 0 ? busyMs : route.limiter?.tryTake(now) ?? 0
+        if (wait > 0) ctx.deferMs = Math.min(ctx.deferMs, wait)
+        else ctx.sends.push({ groupId: route.groupId, answer: target.deliver(m).catch(() => false) })
+        continue
+      }
       const picked = broker.sessions.pick(route.groupId, now)
       if (!('session' in picked)) {
         if (picked.unavailable === 'offline' && !route.binding.persistent) ctx.succeeded.push(route.groupId)

@@ -2,10 +2,15 @@
  * KiteQServer wires the broker together: the TCP transport, the handler chains, the store, the
  * binding sources and the scheduler, and owns the in-flight bookkeeping and shutdown.
  */
+import { bindingsFromJson, type Binding } from '../binding/binding.ts'
 import { Exchanger } from '../binding/exchanger.ts'
-import type { FileRegistry } from '../binding/file-registry.ts'
+import type { BindingRegistry } from '../binding/registry.ts'
+import { CLIENT_BINDING_SOURCE } from '../handler/bind.ts'
+import {
+  cancelMessage, lookupMessage, redriveMessage, rescheduleMessage, type MessageView, type ScheduleOutcome,
+} from '../handler/message-ops.ts'
 import { compilePipeline, type Pipeline } from '../pipe/pipeline.ts'
-import type { BrokerContext, DeliveryContext, HandlerSettings, TxCheckPolicy } from '../handler/context.ts'
+import type { BrokerContext, DeliveryContext, DeliveryTarget, HandlerSettings, TxCheckPolicy } from '../handler/context.ts'
 import { createDeliverPreHandler } from '../handler/deliver-pre.ts'
 import { createDeliverQosHandler } from '../handler/deliver-qos.ts'
 import { createDeliverResultHandler } from '../handler/deliver-result.ts'
@@ -17,7 +22,7 @@ import type { ConnectionOptions } from '../remoting/connection.ts'
 import { listenTcp, type TcpServer } from '../remoting/tcp-server.ts'
 import { BrokerStats } from '../stat/broker-stats.ts'
 import { MemoryStore } from '../store/memory-store.ts'
-import type { DueEntry, MessageStore, StoredMessage } from '../store/message-store.ts'
+import type { DeadLetter, DeadLetterQuery, DueEntry, MessageStore, StoredMessage } from '../store/message-store.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { windowedRetryPolicy, type RetryPolicy } from './retry-policy.ts'
 import { RecentSet } from './recent-set.ts'
@@ -30,8 +35,12 @@ export interface KiteQServerOptions {
   /** Topics this broker accepts messages for (exact names). */
   topics: readonly string[]
   store?: MessageStore
-  /** A KiteQ YAML registry whose bindings this broker applies (and follows when it changes). */
-  registry?: FileRegistry
+  /** Where bindings come from besides clients' BIND (KiteQ's YAML file, ZooKeeper); followed as they change. */
+  registry?: BindingRegistry
+  /** The address announced to the registry; default: the address listened on. */
+  advertisedAddress?: string
+  /** Groups that are not connections (e.g. the Kafka bridge), with their bindings. */
+  deliveryTargets?: readonly { groupId: string; bindings: readonly Binding[]; target: DeliveryTarget }[]
   /** groupId → secretKey. When set, only these groups may connect, each with its own secret. */
   secrets?: Readonly<Record<string, string>>
   deliveryTimeoutMs?: number
@@ -90,6 +99,7 @@ export class KiteQServer implements BrokerContext {
   readonly #topics: Set<string>
   readonly #scheduler: Scheduler
   readonly #deliveryChain: Pipeline<DeliveryContext>
+  readonly #targets = new Map<string, DeliveryTarget>()
   readonly #inFlight = new Set<string>()
   readonly #work = new Set<Promise<unknown>>()
   readonly #delivered: RecentSet
@@ -118,6 +128,12 @@ export class KiteQServer implements BrokerContext {
       offlineRetryMs: options.offlineRetryMs ?? serverDefaults.offlineRetryMs,
       secrets: options.secrets === undefined ? undefined : new Map(Object.entries(options.secrets)),
       acceptPermitsPerSecond: options.acceptPermitsPerSecond ?? serverDefaults.acceptPermitsPerSecond,
+    }
+    for (const t of options.deliveryTargets ?? []) {
+      this.#targets.set(t.groupId, t.target)
+      const byTopic = new Map<string, Binding[]>()
+      for (const b of t.bindings) byTopic.set(b.topic, [...(byTopic.get(b.topic) ?? []), b])
+      for (const [topic, list] of byTopic) this.exchanger.setBindings('target', topic, t.groupId, list)
     }
     this.#scheduler = new Scheduler({
       ...options.scheduler,
@@ -155,7 +171,7 @@ export class KiteQServer implements BrokerContext {
 
   async start(): Promise<{ host: string; port: number }> {
     await this.store.start()
-    this.#applyRegistry()
+    await this.#restoreClientBindings()
     await this.#scheduler.start()
     const { host, port } = parseHostPort(this.#options.bind, 'bind')
     const dispatch = createPacketDispatcher(this, { schedule: { maxDelayMs: this.#options.maxDelayMs ?? serverDefaults.maxDelayMs } })
@@ -178,6 +194,12 @@ export class KiteQServer implements BrokerContext {
         })
       },
     })
+    const registry = this.#options.registry
+    if (registry !== undefined) {
+      registry.on('change', () => this.#applyRegistry())
+      await registry.start({ address: this.#options.advertisedAddress ?? `${this.#tcp.host}:${this.#tcp.port}`, topics: this.topics })
+      this.#applyRegistry()
+    }
     this.logger.info({ bind: `${this.#tcp.host}:${this.#tcp.port}`, topics: this.topics, store: this.store.kind }, 'broker started')
     return this.address
   }
@@ -190,9 +212,10 @@ export class KiteQServer implements BrokerContext {
     if (this.#stopping) return
     this.#stopping = true
     this.logger.info('broker stopping: draining in-flight work')
+    // withdraw from the registry first, so clients stop picking this broker while it drains
+    await this.#options.registry?.close().catch((err: Error) => this.logger.warn({ err: err.message }, 'registry close failed'))
     const accepting = this.#tcp?.stopAccepting()
     this.#scheduler.stop()
-    this.#options.registry?.close()
     this.#dueQueue = []
     const drainDeadline = new Promise((resolve) => setTimeout(resolve, this.settings.deliveryTimeoutMs + 1000).unref())
     await Promise.race([Promise.allSettled([...this.#work]), drainDeadline])
@@ -208,11 +231,38 @@ export class KiteQServer implements BrokerContext {
     return this.#topics.has(topic)
   }
 
-  /** Changes the served topics at run time (the registry's /reload). */
-  setTopics(topics: readonly string[]): void {
+  /** Changes the served topics at run time (/reload), re-announcing them to the registry. */
+  async setTopics(topics: readonly string[]): Promise<void> {
     this.#topics.clear()
     for (const t of topics) this.#topics.add(t)
+    await this.#options.registry?.updateTopics(this.topics)
     this.#applyRegistry()
+  }
+
+  targetFor(groupId: string): DeliveryTarget | undefined {
+    return this.#targets.size === 0 ? undefined : this.#targets.get(groupId)
+  }
+
+  // ------------------------------------------------------------------- operator actions
+
+  cancel(topic: string, messageId: string): Promise<ScheduleOutcome> {
+    return cancelMessage(this, topic, messageId)
+  }
+
+  reschedule(topic: string, messageId: string, deliverAtMs: number): Promise<ScheduleOutcome> {
+    return rescheduleMessage(this, topic, messageId, deliverAtMs, this.#options.maxDelayMs ?? serverDefaults.maxDelayMs)
+  }
+
+  redrive(topic: string, messageId: string): Promise<boolean> {
+    return redriveMessage(this, topic, messageId)
+  }
+
+  lookup(messageId: string): Promise<MessageView | undefined> {
+    return lookupMessage(this, messageId)
+  }
+
+  listDeadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]> {
+    return this.store.listDeadLetters(query)
   }
 
   deliver(message: StoredMessage, options: { fly?: boolean } = {}): void {
@@ -287,13 +337,17 @@ export class KiteQServer implements BrokerContext {
   #applyRegistry(): void {
     const registry = this.#options.registry
     if (registry === undefined) return
-    const apply = () => {
-      for (const topic of this.#topics) this.exchanger.replaceTopic('registry', topic, registry.bindingsFor(topic))
-    }
-    apply()
-    if (registry.listenerCount('change') === 0) {
-      registry.on('change', apply)
-      registry.watch()
+    for (const topic of this.#topics) this.exchanger.replaceTopic(registry.kind, topic, registry.bindingsFor(topic))
+  }
+
+  /** Bindings clients declared over BIND before a restart still route to their (offline) groups. */
+  async #restoreClientBindings(): Promise<void> {
+    for (const stored of await this.store.loadBindings()) {
+      try {
+        this.exchanger.setBindings(CLIENT_BINDING_SOURCE, stored.topic, stored.groupId, bindingsFromJson(stored.json))
+      } catch (err) {
+        this.logger.warn({ topic: stored.topic, group: stored.groupId, err: (err as Error).message }, 'stored bindings unreadable; skipped')
+      }
     }
   }
 }

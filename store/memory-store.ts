@@ -8,7 +8,7 @@
  */
 import {
   StoreError, compareDue, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
-  type StoreStats, type StoredMessage,
+  type StatSnapshot, type StoreStats, type StoredBindings, type StoredMessage,
 } from './message-store.ts'
 
 export interface MemoryStoreOptions {
@@ -35,7 +35,12 @@ export class MemoryStore implements MessageStore {
   readonly #live = new Map<string, StoredMessage>()
   readonly #dead = new Map<string, DeadLetter>()
   readonly #buckets = new Map<number, Map<string, DueEntry>>()
+  readonly #byId = new Map<string, string>()
+  #snapshots: StatSnapshot[] = []
+  readonly #bindings = new Map<string, StoredBindings>()
+  /** Bounds on the occupied buckets (loose: they only widen until the index empties). */
   #lowestBucket = Infinity
+  #highestBucket = -Infinity
   #bytes = 0
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -57,6 +62,7 @@ export class MemoryStore implements MessageStore {
     }
     const stored = copyOf(message)
     this.#live.set(key, stored)
+    this.#byId.set(message.messageId, key)
     this.#bytes += stored.body.length
     this.#index(key, stored)
   }
@@ -116,7 +122,7 @@ export class MemoryStore implements MessageStore {
   async dueBetween(fromMs: number, toMs: number, limit: number, after?: DueEntry): Promise<DueEntry[]> {
     const found: DueEntry[] = []
     const first = Math.max(Math.floor(fromMs / BUCKET_MS), this.#lowestBucket)
-    const last = Math.floor((toMs - 1) / BUCKET_MS)
+    const last = Math.min(Math.floor((toMs - 1) / BUCKET_MS), this.#highestBucket)
     for (let b = first; b <= last; b++) {
       const bucket = this.#buckets.get(b)
       if (bucket === undefined) continue
@@ -181,6 +187,37 @@ export class MemoryStore implements MessageStore {
     return true
   }
 
+  async findById(messageId: string): Promise<{ message: StoredMessage; deadLetter?: { reason: string; deadAtMs: number } } | undefined> {
+    const key = this.#byId.get(messageId)
+    if (key === undefined) return undefined
+    const live = this.#live.get(key)
+    if (live !== undefined) return { message: copyOf(live) }
+    const dead = this.#dead.get(key)
+    return dead === undefined ? undefined : { message: copyOf(dead.message), deadLetter: { reason: dead.reason, deadAtMs: dead.deadAtMs } }
+  }
+
+  async saveSnapshot(snapshot: StatSnapshot): Promise<void> {
+    this.#snapshots.push(structuredClone(snapshot))
+  }
+
+  async listSnapshots(sinceMs: number): Promise<StatSnapshot[]> {
+    return this.#snapshots.filter((s) => s.atMs >= sinceMs).map((s) => structuredClone(s))
+  }
+
+  async pruneSnapshots(beforeMs: number): Promise<void> {
+    this.#snapshots = this.#snapshots.filter((s) => s.atMs >= beforeMs)
+  }
+
+  async saveBindings(bindings: StoredBindings): Promise<void> {
+    const key = keyOf(bindings.topic, bindings.groupId)
+    if (bindings.json.trim() === '[]') this.#bindings.delete(key)
+    else this.#bindings.set(key, { ...bindings })
+  }
+
+  async loadBindings(): Promise<StoredBindings[]> {
+    return [...this.#bindings.values()].map((b) => ({ ...b }))
+  }
+
   async stats(): Promise<StoreStats> {
     const pendingByTopic: Record<string, number> = {}
     let uncommitted = 0
@@ -200,6 +237,7 @@ export class MemoryStore implements MessageStore {
       bucket = new Map()
       this.#buckets.set(b, bucket)
       if (b < this.#lowestBucket) this.#lowestBucket = b
+      if (b > this.#highestBucket) this.#highestBucket = b
     }
     bucket.set(key, { topic: m.topic, messageId: m.messageId, nextDeliverAtMs: m.nextDeliverAtMs })
   }
@@ -212,13 +250,17 @@ export class MemoryStore implements MessageStore {
     if (bucket.size === 0) {
       this.#buckets.delete(b)
       // #lowestBucket stays a lower bound (dueBetween skips missing buckets); reset when empty
-      if (this.#buckets.size === 0) this.#lowestBucket = Infinity
+      if (this.#buckets.size === 0) {
+        this.#lowestBucket = Infinity
+        this.#highestBucket = -Infinity
+      }
     }
   }
 
   #remove(key: string, m: StoredMessage): void {
     this.#unindex(key, m)
     this.#live.delete(key)
+    this.#byId.delete(m.messageId)
     this.#bytes -= m.body.length
   }
 }

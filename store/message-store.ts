@@ -69,6 +69,21 @@ export interface DeadLetterQuery {
   afterMessageId?: string
 }
 
+/** A periodic snapshot of the broker's counters, kept for trend charts (the console). */
+export interface StatSnapshot {
+  atMs: number
+  /** Free-form JSON-serialisable figures (totals, per topic, per producer group, pending, ...). */
+  data: Record<string, unknown>
+}
+
+/** Bindings a client declared over the wire (BIND), kept so they survive a broker restart. */
+export interface StoredBindings {
+  topic: string
+  groupId: string
+  /** KiteQ binding JSON. */
+  json: string
+}
+
 export interface StoreStats {
   /** Pending (live) messages per topic. */
   pendingByTopic: Record<string, number>
@@ -103,7 +118,20 @@ export interface MessageStore {
   /** Moves a dead letter back to the live set, due at `atMs` with a fresh delivery budget. */
   redriveDeadLetter(topic: string, messageId: string, atMs: number): Promise<boolean>
 
+  /** Finds a live or dead message by id alone (the console's lookup), topic unknown. */
+  findById(messageId: string): Promise<{ message: StoredMessage; deadLetter?: { reason: string; deadAtMs: number } } | undefined>
+
   stats(): Promise<StoreStats>
+
+  saveSnapshot(snapshot: StatSnapshot): Promise<void>
+  /** Snapshots taken at or after `sinceMs`, oldest first. */
+  listSnapshots(sinceMs: number): Promise<StatSnapshot[]>
+  /** Removes snapshots older than `beforeMs`. */
+  pruneSnapshots(beforeMs: number): Promise<void>
+
+  /** Replaces the bindings stored for (topic, groupId); empty JSON array removes them. */
+  saveBindings(bindings: StoredBindings): Promise<void>
+  loadBindings(): Promise<StoredBindings[]>
 }
 
 /** Orders due entries by time, then by message id (the paging key). */

@@ -102,6 +102,6 @@ test('file registry: re-read when the file changes', async (t) => {
   writeFileSync(path, yaml.replace('topics: [trade] }', 'topics: [trade, feed] }') + '\n')
   await changed
   t.deepEqual(registry.brokersFor('feed'), ['127.0.0.1:13801'])
-  registry.close()
+  registry.stopWatching()
   clearInterval(keepAlive)
 })
