@@ -19,7 +19,7 @@ import { openStore } from './store/open-store.ts'
 export const cliDefaults = {
   bind: '127.0.0.1:13800',
   pport: -1,
-  db: 'memory://',
+  db: 'sqlite://./kiteq-data/kiteq.db',
   topics: '',
   zkhost: '',
   registry: '',
@@ -31,6 +31,8 @@ export const cliDefaults = {
   txCheckFirstSeconds: serverDefaults.txCheck.firstDelayMs / 1000,
   txCheckIntervalSeconds: serverDefaults.txCheck.intervalMs / 1000,
   txCheckMax: serverDefaults.txCheck.maxChecks,
+  maxDelaySeconds: serverDefaults.maxDelayMs / 1000,
+  overdueToDeadLetter: '',
 } as const
 
 type CliOptions = { -readonly [K in keyof typeof cliDefaults]: (typeof cliDefaults)[K] extends number ? number : string }
@@ -38,7 +40,7 @@ type CliOptions = { -readonly [K in keyof typeof cliDefaults]: (typeof cliDefaul
 const descriptions: Record<keyof CliOptions, string> = {
   bind: 'host:port to listen on',
   pport: 'HTTP port for /stat, /binds, /reload (on the bind host); ≤ 0 disables it',
-  db: 'message store URI: memory://[?maxMessages=N&maxBytes=N]',
+  db: 'message store URI: sqlite://path.db[?fsync=batch|interval|never] (default, embedded), memory://[?maxMessages=N]',
   topics: 'comma-separated topics this broker serves (required)',
   zkhost: 'ZooKeeper hosts, host:port[,host:port] (same as -registry=zk://…)',
   registry: 'registry URI: file:///path/registry.yaml or zk://host:port',
@@ -50,6 +52,8 @@ const descriptions: Record<keyof CliOptions, string> = {
   txCheckFirstSeconds: 'first check-back of an undecided transaction after this many seconds',
   txCheckIntervalSeconds: 'seconds between transaction check-backs',
   txCheckMax: 'check-backs before an undecided transaction is dead-lettered',
+  maxDelaySeconds: 'how far ahead a producer may schedule a message (deliverAt); default one year',
+  overdueToDeadLetter: 'comma-separated topics whose delayed messages that fell due while the broker was down are dead-lettered on start instead of delivered late',
 }
 
 function configError(message: string): KiteQError {
@@ -109,7 +113,7 @@ function readConfigFile(path: string): Record<string, unknown> {
   if (unknown.length > 0) throw configError(`-config ${path}: unknown option ${unknown.join(', ')}`)
   const out = { ...(doc as Record<string, unknown>) }
   // lists are welcome in a file
-  for (const k of ['topics', 'secrets'] as const) {
+  for (const k of ['topics', 'secrets', 'overdueToDeadLetter'] as const) {
     if (Array.isArray(out[k])) out[k] = (out[k] as unknown[]).join(',')
     else if (k === 'secrets' && out[k] !== null && typeof out[k] === 'object') {
       out[k] = Object.entries(out[k] as Record<string, unknown>).map(([g, s]) => `${g}:${String(s)}`).join(',')
@@ -135,6 +139,7 @@ function validate(raw: Record<string, unknown>): CliOptions {
   if (o.topics.trim() === '') throw configError('-topics is required: the comma-separated topics this broker serves')
   if (o.deliverySeconds <= 0) throw configError(`-deliverySeconds must be positive, got ${o.deliverySeconds}`)
   if (o.txCheckMax < 1) throw configError(`-txCheckMax must be at least 1, got ${o.txCheckMax}`)
+  if (o.maxDelaySeconds <= 0) throw configError(`-maxDelaySeconds must be positive, got ${o.maxDelaySeconds}`)
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(o.logLevel)) {
     throw configError(`-logLevel '${o.logLevel}' is not one of trace, debug, info, warn, error, silent`)
   }
@@ -172,6 +177,8 @@ export function createServer(o: CliOptions, logger: Logger): KiteQServer {
     deliveryTimeoutMs: o.deliverySeconds * 1000,
     acceptPermitsPerSecond: o.acceptPermits,
     txCheck: { firstDelayMs: o.txCheckFirstSeconds * 1000, intervalMs: o.txCheckIntervalSeconds * 1000, maxChecks: o.txCheckMax },
+    maxDelayMs: o.maxDelaySeconds * 1000,
+    overdueToDeadLetter: topicList(o.overdueToDeadLetter),
     logger,
   })
 }

@@ -1,15 +1,29 @@
 /**
  * Validates and normalises a published message before it is stored. Every rejection is a
  * MessageStoreAck(false) whose feedback starts with KiteQ's text and says why.
+ *
+ * Delayed messages (KiteQ-TS): Header field 12 `deliverAt` (epoch ms), or, when it is absent, a
+ * property `deliverAt` (decimal epoch ms) so unmodified KiteQ clients can schedule. The expiry
+ * clamp counts from deliverAt: a message due in 30 days keeps 7 days to be delivered once due.
  */
 import { STOP, type Handler, type Stop } from '../pipe/pipeline.ts'
+import { getProperty, type Header } from '../protocol/header.ts'
 import type { BrokerContext, PublishContext } from './context.ts'
 import { replyStoreAck } from './replies.ts'
 
 const MESSAGE_ID = /^[0-9a-fA-F]{32}$/
+const DECIMAL = /^-?\d{1,16}$/
+
+/** The requested delivery time, or NaN when the property is not a number. */
+export function requestedDeliverAt(h: Header): number | undefined {
+  if (h.deliverAt !== undefined) return h.deliverAt
+  const prop = getProperty(h, 'deliverAt')
+  if (prop === undefined) return undefined
+  return DECIMAL.test(prop.trim()) ? Number(prop.trim()) : NaN
+}
 
 export function createCheckMessageHandler(broker: BrokerContext): Handler<PublishContext> {
-  const { maxDeliverLimit, maxExpirySeconds } = broker.settings
+  const { maxDeliverLimit, maxExpirySeconds, maxDelayMs } = broker.settings
   return function checkMessage(ctx) {
     const h = ctx.header
     const reject = (feedback: string): Stop => {
@@ -24,12 +38,28 @@ export function createCheckMessageHandler(broker: BrokerContext): Handler<Publis
     else if (broker.settings.secrets !== undefined && h.groupId !== session.groupId) {
       return reject(`Invalid Group! header groupId '${h.groupId}' is not this connection's group '${session.groupId}'`)
     }
-    const nowSec = Math.floor(ctx.receivedAtMs / 1000)
+    const now = ctx.receivedAtMs
+    const nowSec = Math.floor(now / 1000)
     if (h.createTime === undefined || h.createTime <= 0) h.createTime = nowSec
     if (h.deliverLimit <= 0 || h.deliverLimit > maxDeliverLimit) h.deliverLimit = maxDeliverLimit
-    const latestExpiry = nowSec + maxExpirySeconds
+
+    const deliverAt = requestedDeliverAt(h)
+    if (deliverAt !== undefined && !Number.isFinite(deliverAt)) {
+      return reject(`Invalid deliverAt! property deliverAt '${getProperty(h, 'deliverAt')}' is not epoch milliseconds`)
+    }
+    if (deliverAt !== undefined && deliverAt > now + maxDelayMs) {
+      return reject(`Invalid deliverAt! ${deliverAt} is more than ${maxDelayMs} ms ahead (the limit)`)
+    }
+    // absent or in the past: deliver now
+    ctx.deliverAtMs = deliverAt !== undefined && deliverAt > now ? deliverAt : 0
+    const dueSec = Math.floor(Math.max(now, ctx.deliverAtMs) / 1000)
+
+    const latestExpiry = dueSec + maxExpirySeconds
     if (h.expiredTime <= 0 || h.expiredTime > latestExpiry) h.expiredTime = latestExpiry
     else if (h.expiredTime <= nowSec) return reject(`Expired Message! expiredTime ${h.expiredTime} is not after now (${nowSec})`)
+    else if (ctx.deliverAtMs > 0 && h.expiredTime * 1000 <= ctx.deliverAtMs) {
+      return reject(`Expired Message! expiredTime ${h.expiredTime} is not after deliverAt ${ctx.deliverAtMs}`)
+    }
     return undefined
   }
 }

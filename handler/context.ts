@@ -33,6 +33,8 @@ export interface HandlerSettings {
   secrets: ReadonlyMap<string, string> | undefined
   /** 0 = no accept limit. */
   acceptPermitsPerSecond: number
+  /** How far ahead a producer may schedule (deliverAt) or reschedule a message. */
+  maxDelayMs: number
 }
 
 /**
@@ -64,6 +66,8 @@ export interface BrokerContext {
   /** Remembers that every group received `messageId` (answers "already delivered" later). */
   markDelivered(topic: string, messageId: string): void
   wasDelivered(topic: string, messageId: string): boolean
+  /** Resolves when a delivery round of this message now in progress has finished (at once if none). */
+  deliverySettled(topic: string, messageId: string): Promise<void>
 }
 
 /** One inbound packet on its way through a chain. */
@@ -78,6 +82,8 @@ export interface PublishContext extends PacketContext {
   header: Header
   body: Buffer
   receivedAtMs: number
+  /** When the producer wants it delivered (epoch ms), 0 for "now"; set by check-message. */
+  deliverAtMs: number
 }
 
 /** One delivery round of one message. */

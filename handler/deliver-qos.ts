@@ -59,6 +59,10 @@ export function createDeliverQosHandler(broker: BrokerContext): Handler<Delivery
         : Buffer.from(frame)
       ctx.sends.push({ groupId: route.groupId, answer: send(broker, picked.session.connection, payload) })
     }
-    if (ctx.sends.length > 0) m.deliverCount++
+    if (ctx.sends.length > 0) {
+      m.deliverCount++
+      // how late a delayed message went out, on its first attempt
+      if (m.deliverCount === 1 && m.deliverAtMs > 0) broker.stats.observeLateness(m.topic, now - m.deliverAtMs)
+    }
   }
 }

@@ -14,6 +14,8 @@ export interface ScheduleOutcome {
 }
 
 async function loadForChange(broker: BrokerContext, topic: string, messageId: string): Promise<StoredMessage | ScheduleOutcome> {
+  // a round under way may deliver it this very moment: answer once we know how it ended
+  await broker.deliverySettled(topic, messageId)
   const message = await broker.store.get(topic, messageId)
   if (message === undefined) {
     return broker.wasDelivered(topic, messageId)
@@ -35,8 +37,9 @@ export async function cancelMessage(broker: BrokerContext, topic: string, messag
 }
 
 export async function rescheduleMessage(
-  broker: BrokerContext, topic: string, messageId: string, deliverAtMs: number, maxDelayMs: number,
+  broker: BrokerContext, topic: string, messageId: string, deliverAtMs: number,
 ): Promise<ScheduleOutcome> {
+  const { maxDelayMs } = broker.settings
   const loaded = await loadForChange(broker, topic, messageId)
   if ('result' in loaded) return loaded
   const now = broker.clock.now()

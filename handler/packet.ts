@@ -15,15 +15,11 @@ import { createCheckMessageHandler } from './check-message.ts'
 import type { BrokerContext, PacketContext, PublishContext } from './context.ts'
 import { createHeartbeatHandler } from './heartbeat.ts'
 import { createPersistentHandler } from './persistent.ts'
-import { createScheduleHandler, type ScheduleSettings } from './schedule.ts'
+import { createScheduleHandler } from './schedule.ts'
 import { createTxAckHandler } from './tx-ack.ts'
 import { createValidateHandler } from './validate.ts'
 
-export interface PacketDispatcherSettings {
-  schedule: ScheduleSettings
-}
-
-export function createPacketDispatcher(broker: BrokerContext, settings: PacketDispatcherSettings) {
+export function createPacketDispatcher(broker: BrokerContext) {
   const onError = (err: unknown, ctx: PacketContext, stage: string) => {
     if (err instanceof ProtocolError) {
       broker.logger.warn({ conn: ctx.conn.label, stage, code: err.code, err: err.message }, 'malformed packet, closing connection')
@@ -39,7 +35,7 @@ export function createPacketDispatcher(broker: BrokerContext, settings: PacketDi
     [Cmd.HEARTBEAT, compilePipeline('heartbeat', [validate, createHeartbeatHandler()], onError)],
     [Cmd.TX_ACK, compilePipeline('tx-ack', [validate, createTxAckHandler(broker)], onError)],
     [Cmd.BIND, compilePipeline('bind', [validate, createBindHandler(broker)], onError)],
-    [Cmd.SCHEDULE, compilePipeline('schedule', [validate, createScheduleHandler(broker, settings.schedule)], onError)],
+    [Cmd.SCHEDULE, compilePipeline('schedule', [validate, createScheduleHandler(broker)], onError)],
   ])
   const publish = compilePipeline<PublishContext>('publish', [
     validate, createAcceptHandler(broker), createCheckMessageHandler(broker), createPersistentHandler(broker),
@@ -55,7 +51,7 @@ export function createPacketDispatcher(broker: BrokerContext, settings: PacketDi
       return
     }
     // every field present from the start, so all contexts share one shape
-    const ctx: PublishContext = { conn, frame, session: undefined, header: undefined!, body: undefined!, receivedAtMs: 0 }
+    const ctx: PublishContext = { conn, frame, session: undefined, header: undefined!, body: undefined!, receivedAtMs: 0, deliverAtMs: 0 }
     void chain.run(ctx)
   }
 }

@@ -24,7 +24,7 @@ export function toStoredMessage(ctx: PublishContext, nextDeliverAtMs: number): S
     commit: h.commit,
     createdAtMs: ctx.receivedAtMs,
     expiredTime: h.expiredTime,
-    deliverAtMs: 0,
+    deliverAtMs: ctx.deliverAtMs,
     deliverCount: 0,
     deliverLimit: h.deliverLimit,
     nextDeliverAtMs,
@@ -44,12 +44,18 @@ export function createPersistentHandler(broker: BrokerContext): Handler<PublishC
         replyStoreAck(ctx.conn, opaque, h.messageId, false, 'FLY MUST BE COMMITTED !')
         return STOP
       }
+      if (ctx.deliverAtMs > 0) {
+        broker.stats.count('rejected')
+        replyStoreAck(ctx.conn, opaque, h.messageId, false, 'FLY CANNOT BE DELAYED ! a fly message is never stored, so it cannot wait for deliverAt')
+        return STOP
+      }
       replyStoreAck(ctx.conn, opaque, h.messageId, true, 'FLY NO NEED SAVE')
       broker.deliver(toStoredMessage(ctx, ctx.receivedAtMs), { fly: true })
       return STOP
     }
     const now = ctx.receivedAtMs
-    const message = toStoredMessage(ctx, h.commit ? now : now + broker.settings.txCheck.firstDelayMs)
+    // committed: due at deliverAt (or now); undecided: first up for a check-back
+    const message = toStoredMessage(ctx, h.commit ? Math.max(now, ctx.deliverAtMs) : now + broker.settings.txCheck.firstDelayMs)
     try {
       await broker.store.save(message)
     } catch (err) {

@@ -9,11 +9,6 @@ import { ScheduleAckCodec, ScheduleAction, ScheduleRequestCodec, ScheduleResult 
 import type { BrokerContext, PacketContext } from './context.ts'
 import { cancelMessage, rescheduleMessage, type ScheduleOutcome } from './message-ops.ts'
 
-export interface ScheduleSettings {
-  /** How far ahead a reschedule may move a message. */
-  maxDelayMs: number
-}
-
 const wireResult: Record<ScheduleOutcome['result'], number> = {
   cancelled: ScheduleResult.CANCELLED,
   rescheduled: ScheduleResult.RESCHEDULED,
@@ -22,13 +17,13 @@ const wireResult: Record<ScheduleOutcome['result'], number> = {
   refused: ScheduleResult.REFUSED,
 }
 
-export function createScheduleHandler(broker: BrokerContext, settings: ScheduleSettings): Handler<PacketContext> {
+export function createScheduleHandler(broker: BrokerContext): Handler<PacketContext> {
   return async function schedule(ctx) {
     const req = ScheduleRequestCodec.decode(ctx.frame.body)
     let outcome: ScheduleOutcome
     if (req.action === ScheduleAction.CANCEL) outcome = await cancelMessage(broker, req.topic, req.messageId)
     else if (req.action === ScheduleAction.RESCHEDULE && req.deliverAt !== undefined) {
-      outcome = await rescheduleMessage(broker, req.topic, req.messageId, req.deliverAt, settings.maxDelayMs)
+      outcome = await rescheduleMessage(broker, req.topic, req.messageId, req.deliverAt)
     } else outcome = { result: 'refused', feedback: `unknown action ${req.action} (1 cancel, 2 reschedule with deliverAt)` }
     ctx.conn.sendMessage(ctx.frame.opaque, Cmd.SCHEDULE_ACK, ScheduleAckCodec, {
       messageId: req.messageId,

@@ -48,6 +48,11 @@ export interface KiteQServerOptions {
   maxExpirySeconds?: number
   /** How far ahead a producer may schedule a message (deliverAt) or reschedule it. */
   maxDelayMs?: number
+  /**
+   * Topics whose delayed messages that fell due while the broker was down go to the dead-letter
+   * table on start instead of being delivered late.
+   */
+  overdueToDeadLetter?: readonly string[]
   retry?: RetryPolicy
   txCheck?: Partial<TxCheckPolicy>
   offlineRetryMs?: number
@@ -67,7 +72,8 @@ export const serverDefaults = {
   deliveryTimeoutMs: 5_000,
   maxDeliverLimit: 100,
   maxExpirySeconds: 7 * 24 * 3600,
-  maxDelayMs: 366 * 24 * 3600 * 1000,
+  /** One year of 365 days. */
+  maxDelayMs: 365 * 24 * 3600 * 1000,
   txCheck: { firstDelayMs: 6_000, intervalMs: 30_000, maxChecks: 15 } satisfies TxCheckPolicy,
   offlineRetryMs: 5_000,
   acceptPermitsPerSecond: 0,
@@ -100,7 +106,8 @@ export class KiteQServer implements BrokerContext {
   readonly #scheduler: Scheduler
   readonly #deliveryChain: Pipeline<DeliveryContext>
   readonly #targets = new Map<string, DeliveryTarget>()
-  readonly #inFlight = new Set<string>()
+  /** Messages being delivered (or handled by the scheduler) now, with the work's completion. */
+  readonly #inFlight = new Map<string, Promise<unknown>>()
   readonly #work = new Set<Promise<unknown>>()
   readonly #delivered: RecentSet
   readonly #maxConcurrentDue: number
@@ -108,6 +115,8 @@ export class KiteQServer implements BrokerContext {
   #activeDue = 0
   #tcp: TcpServer | undefined
   #stopping = false
+  /** When this broker (re)started: delayed messages due before it fell due while it was down. */
+  #startedAtMs = 0
 
   constructor(options: KiteQServerOptions) {
     this.#options = options
@@ -128,6 +137,7 @@ export class KiteQServer implements BrokerContext {
       offlineRetryMs: options.offlineRetryMs ?? serverDefaults.offlineRetryMs,
       secrets: options.secrets === undefined ? undefined : new Map(Object.entries(options.secrets)),
       acceptPermitsPerSecond: options.acceptPermitsPerSecond ?? serverDefaults.acceptPermitsPerSecond,
+      maxDelayMs: options.maxDelayMs ?? serverDefaults.maxDelayMs,
     }
     for (const t of options.deliveryTargets ?? []) {
       this.#targets.set(t.groupId, t.target)
@@ -170,11 +180,12 @@ export class KiteQServer implements BrokerContext {
   }
 
   async start(): Promise<{ host: string; port: number }> {
+    this.#startedAtMs = this.clock.now()
     await this.store.start()
     await this.#restoreClientBindings()
     await this.#scheduler.start()
     const { host, port } = parseHostPort(this.#options.bind, 'bind')
-    const dispatch = createPacketDispatcher(this, { schedule: { maxDelayMs: this.#options.maxDelayMs ?? serverDefaults.maxDelayMs } })
+    const dispatch = createPacketDispatcher(this)
     this.#tcp = await listenTcp({
       ...this.#options.connection,
       logger: this.logger,
@@ -250,7 +261,7 @@ export class KiteQServer implements BrokerContext {
   }
 
   reschedule(topic: string, messageId: string, deliverAtMs: number): Promise<ScheduleOutcome> {
-    return rescheduleMessage(this, topic, messageId, deliverAtMs, this.#options.maxDelayMs ?? serverDefaults.maxDelayMs)
+    return rescheduleMessage(this, topic, messageId, deliverAtMs)
   }
 
   redrive(topic: string, messageId: string): Promise<boolean> {
@@ -268,8 +279,9 @@ export class KiteQServer implements BrokerContext {
   deliver(message: StoredMessage, options: { fly?: boolean } = {}): void {
     const key = keyOf(message.topic, message.messageId)
     if (this.#inFlight.has(key) || this.#stopping) return
-    this.#inFlight.add(key)
-    this.#track(this.#runDelivery(message, options.fly ?? false).finally(() => this.#inFlight.delete(key)))
+    const work = this.#runDelivery(message, options.fly ?? false).finally(() => this.#inFlight.delete(key))
+    this.#inFlight.set(key, work)
+    this.#track(work)
   }
 
   schedule(entry: DueEntry): void {
@@ -282,6 +294,10 @@ export class KiteQServer implements BrokerContext {
 
   wasDelivered(topic: string, messageId: string): boolean {
     return this.#delivered.has(keyOf(topic, messageId))
+  }
+
+  async deliverySettled(topic: string, messageId: string): Promise<void> {
+    await this.#inFlight.get(keyOf(topic, messageId))?.catch(() => {})
   }
 
   // ------------------------------------------------------------------------------- internals
@@ -311,18 +327,17 @@ export class KiteQServer implements BrokerContext {
       const entry = this.#dueQueue.shift()!
       const key = keyOf(entry.topic, entry.messageId)
       if (this.#inFlight.has(key)) continue
-      this.#inFlight.add(key)
       this.#activeDue++
-      this.#track(
-        this.#handleDue(entry)
-          .catch((err: Error) => this.logger.error({ err: err.message, code: (err as KiteQError).code, messageId: entry.messageId }, 'scheduled work failed'))
-          .finally(() => {
-            this.#inFlight.delete(key)
-            this.#activeDue--
-            this.#scheduler.drained()
-            this.#pumpDue()
-          }),
-      )
+      const work = this.#handleDue(entry)
+        .catch((err: Error) => this.logger.error({ err: err.message, code: (err as KiteQError).code, messageId: entry.messageId }, 'scheduled work failed'))
+        .finally(() => {
+          this.#inFlight.delete(key)
+          this.#activeDue--
+          this.#scheduler.drained()
+          this.#pumpDue()
+        })
+      this.#inFlight.set(key, work)
+      this.#track(work)
     }
   }
 
@@ -331,7 +346,21 @@ export class KiteQServer implements BrokerContext {
     const message = await this.store.get(entry.topic, entry.messageId)
     if (message === undefined || message.nextDeliverAtMs > this.clock.now()) return
     if (!message.commit) await checkBackTransaction(this, message)
+    else if (this.#fellDueWhileDown(message)) await this.#deadLetterOverdue(message)
     else await this.#runDelivery(message, false)
+  }
+
+  #fellDueWhileDown(m: StoredMessage): boolean {
+    return m.deliverAtMs > 0 && m.deliverAtMs < this.#startedAtMs && m.deliverCount === 0 &&
+      (this.#options.overdueToDeadLetter?.includes(m.topic) ?? false)
+  }
+
+  async #deadLetterOverdue(m: StoredMessage): Promise<void> {
+    const reason = `fell due at ${new Date(m.deliverAtMs).toISOString()} while the broker was down (topic policy: dead-letter)`
+    if (await this.store.moveToDeadLetter(m.topic, m.messageId, reason, this.clock.now())) {
+      this.stats.count('deadLettered')
+      this.logger.warn({ topic: m.topic, messageId: m.messageId }, reason)
+    }
   }
 
   #applyRegistry(): void {

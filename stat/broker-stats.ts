@@ -2,6 +2,8 @@
  * The broker's running counters. Handlers count; /stat, /metrics and the console read. Per-topic
  * and per-group counts are kept as plain maps so a snapshot is cheap.
  */
+import { LatencyHistogram } from './latency-histogram.ts'
+
 export type CounterName = 'received' | 'stored' | 'rejected' | 'delivered' | 'failed' | 'retried' | 'deadLettered' | 'txChecks'
 
 export class BrokerStats {
@@ -16,6 +18,18 @@ export class BrokerStats {
   readonly deliveredByTopic = new Map<string, number>()
   /** per "topic\u0000group" delivery outcome counts */
   readonly byTopicGroup = new Map<string, Record<'delivered' | 'failed' | 'retried' | 'deadLettered', number>>()
+
+  /** Per topic: first delivery time − deliverAt of delayed messages. */
+  readonly delayLateness = new Map<string, LatencyHistogram>()
+
+  observeLateness(topic: string, ms: number): void {
+    let h = this.delayLateness.get(topic)
+    if (h === undefined) {
+      h = new LatencyHistogram()
+      this.delayLateness.set(topic, h)
+    }
+    h.observe(ms)
+  }
 
   count(name: CounterName, n = 1): void {
     this.totals[name] += n

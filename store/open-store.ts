@@ -2,10 +2,24 @@
 import { ErrorCodes, KiteQError } from '../protocol/errors.ts'
 import type { Logger } from '../protocol/logger.ts'
 import { MemoryStore, memoryStoreDefaults } from './memory-store.ts'
+import { SqliteStore, sqliteStoreDefaults, type FsyncPolicy } from './sqlite-store.ts'
 import type { MessageStore } from './message-store.ts'
 
 export interface OpenStoreOptions {
   logger?: Logger
+}
+
+/** KiteQ's convention for file URIs: the path is host + pathname, so `x://./data` is relative. */
+export function pathOfUri(url: URL): string {
+  return decodeURIComponent(url.host + url.pathname)
+}
+
+function fsyncPolicy(url: URL, fallback: FsyncPolicy): FsyncPolicy {
+  const raw = url.searchParams.get('fsync') ?? fallback
+  if (raw !== 'batch' && raw !== 'interval' && raw !== 'never') {
+    throw new KiteQError(ErrorCodes.CONFIG, `-db: fsync=${raw} must be batch, interval or never`)
+  }
+  return raw
 }
 
 function positiveInt(url: URL, name: string, fallback: number): number {
@@ -29,7 +43,18 @@ export function openStore(uri: string, _options: OpenStoreOptions = {}): Message
         maxMessages: positiveInt(url, 'maxMessages', memoryStoreDefaults.maxMessages),
         maxBytes: positiveInt(url, 'maxBytes', memoryStoreDefaults.maxBytes),
       })
+    case 'sqlite:': {
+      const path = pathOfUri(url)
+      if (path === '' || path.endsWith('/')) throw new KiteQError(ErrorCodes.CONFIG, `-db '${uri}' needs a database file path`)
+      return new SqliteStore({
+        path,
+        fsync: fsyncPolicy(url, sqliteStoreDefaults.fsync),
+        fsyncIntervalMs: positiveInt(url, 'fsyncIntervalMs', sqliteStoreDefaults.fsyncIntervalMs),
+        maxMessages: url.searchParams.has('maxMessages') ? positiveInt(url, 'maxMessages', 0) : 0,
+        ...(_options.logger ? { logger: _options.logger } : {}),
+      })
+    }
     default:
-      throw new KiteQError(ErrorCodes.CONFIG, `-db scheme '${url.protocol}' is not supported (memory://)`)
+      throw new KiteQError(ErrorCodes.CONFIG, `-db scheme '${url.protocol}' is not supported (memory://, sqlite://)`)
   }
 }

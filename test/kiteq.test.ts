@@ -1,15 +1,17 @@
 import test from 'ava'
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseCli, topicList } from '../kiteq.ts'
 
 const entry = fileURLToPath(new URL('../kiteq.ts', import.meta.url))
+/** Absolute, so a child started in another directory still finds the TypeScript loader. */
+const tsxLoader = `--import=${import.meta.resolve('tsx')}`
 
 function runCli(args: string[]) {
-  return spawnSync(process.execPath, ['--import=tsx', entry, ...args], { encoding: 'utf8', timeout: 20_000 })
+  return spawnSync(process.execPath, [tsxLoader, entry, ...args], { encoding: 'utf8', timeout: 20_000 })
 }
 
 test('flags in both spellings; defaults; topics list', (t) => {
@@ -17,7 +19,7 @@ test('flags in both spellings; defaults; topics list', (t) => {
   t.is(o.bind, '127.0.0.1:1')
   t.deepEqual(topicList(o.topics), ['a', 'b'])
   t.is(o.deliverySeconds, 2)
-  t.is(o.db, 'memory://')
+  t.is(o.db, 'sqlite://./kiteq-data/kiteq.db', 'SQLite is the embedded default')
   t.is(o.txCheckMax, 15)
 })
 
@@ -53,13 +55,23 @@ for (const [args, pattern] of [
 }
 
 test('runs, logs JSON lines, and drains on SIGTERM with exit 0', async (t) => {
-  const child = spawn(process.execPath, ['--import=tsx', entry, '-bind=127.0.0.1:0', '-topics=trade'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const dir = mkdtempSync(join(tmpdir(), 'kiteq-run-'))
+  const child = spawn(process.execPath, [tsxLoader, entry, '-bind=127.0.0.1:0', '-topics=trade'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir })
   let out = ''
+  let err = ''
+  let exited = false
   child.stdout.on('data', (d) => (out += d))
-  while (!out.includes('broker started')) await new Promise((r) => setTimeout(r, 20))
+  child.stderr.on('data', (d) => (err += d))
+  child.on('exit', () => (exited = true))
+  while (!out.includes('broker started')) {
+    if (exited) return t.fail(`the broker exited before starting: ${err}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
   child.kill('SIGTERM')
   const code = await new Promise((resolve) => child.on('exit', resolve))
   t.is(code, 0)
   const lines = out.trim().split('\n').map((l) => JSON.parse(l))
   t.true(lines.some((l) => l.msg === 'broker stopped'))
+  t.is(lines.find((l) => l.msg === 'broker started')?.store, 'sqlite')
+  t.true(existsSync(join(dir, 'kiteq-data', 'kiteq.db')), 'the default store lives in a data directory it creates')
 })

@@ -1,0 +1,62 @@
+import test from 'ava'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { MessageStore } from '../../store/message-store.ts'
+import { openStore } from '../../store/open-store.ts'
+import { SqliteStore } from '../../store/sqlite-store.ts'
+import { makeMessage, storeConformance } from './conformance.ts'
+
+const paths = new WeakMap<MessageStore, string>()
+
+async function open(path = join(mkdtempSync(join(tmpdir(), 'kiteq-sqlite-')), 'kiteq.db')): Promise<MessageStore> {
+  const store = new SqliteStore({ path, fsync: 'batch' })
+  await store.start()
+  paths.set(store, path)
+  return store
+}
+
+storeConformance(test, {
+  name: 'sqlite',
+  open: () => open(),
+  reopen: async (store) => {
+    await store.stop()
+    return open(paths.get(store))
+  },
+})
+
+test('sqlite store: a group commit resolves many concurrent saves from one transaction, in order', async (t) => {
+  const store = await open()
+  const messages = Array.from({ length: 2000 }, () => makeMessage())
+  const order: number[] = []
+  await Promise.all(messages.map((m, i) => store.save(m).then(() => order.push(i))))
+  t.deepEqual(order, messages.map((_, i) => i))
+  t.is((await store.stats()).pendingByTopic.trade, 2000)
+  await store.stop()
+})
+
+test('sqlite store: a duplicate in a batch fails alone, the rest of the batch is stored', async (t) => {
+  const store = await open()
+  const a = makeMessage()
+  const b = makeMessage()
+  const results = await Promise.allSettled([store.save(a), store.save(a), store.save(b)])
+  t.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled'])
+  t.truthy(await store.get(b.topic, b.messageId))
+  await store.stop()
+})
+
+test('sqlite store: maxMessages refuses with STORE_FULL', async (t) => {
+  const store = new SqliteStore({ path: join(mkdtempSync(join(tmpdir(), 'kiteq-sqlite-')), 'k.db'), maxMessages: 2 })
+  await store.start()
+  await store.save(makeMessage())
+  await store.save(makeMessage())
+  await t.throwsAsync(store.save(makeMessage()), { code: 'KITEQ_ERR_STORE_FULL' } as never)
+  await store.stop()
+})
+
+test('sqlite URIs: relative and absolute paths, fsync policy validated', (t) => {
+  t.is((openStore('sqlite://./x/k.db') as SqliteStore).path, './x/k.db')
+  t.is((openStore('sqlite:///tmp/k.db?fsync=batch') as SqliteStore).path, '/tmp/k.db')
+  t.throws(() => openStore('sqlite:///tmp/k.db?fsync=sometimes'), { code: 'KITEQ_ERR_CONFIG' } as never)
+  t.throws(() => openStore('sqlite://'), { code: 'KITEQ_ERR_CONFIG' } as never)
+})
