@@ -1,0 +1,77 @@
+/** The real CLI broker as a child process, for crash tests: start, SIGKILL, restart on the same port. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+
+const entry = fileURLToPath(new URL('../../kiteq.ts', import.meta.url))
+const tsxLoader = `--import=${import.meta.resolve('tsx')}`
+
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+export class BrokerProcess {
+  readonly port: number
+  readonly args: string[]
+  #child: ChildProcess | undefined
+  stderr = ''
+
+  constructor(port: number, args: string[]) {
+    this.port = port
+    this.args = args
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`
+  }
+
+  /** Starts the broker and resolves once it logs that it listens. */
+  async start(): Promise<void> {
+    const child = spawn(process.execPath, [tsxLoader, entry, `-bind=127.0.0.1:${this.port}`, '-logLevel=warn', ...this.args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    this.#child = child
+    let out = ''
+    child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()))
+    await new Promise<void>((resolve, reject) => {
+      const onData = (d: Buffer) => {
+        out += d.toString()
+        // logLevel=warn hides 'broker started': probe the port instead once the process is up
+      }
+      child.stdout!.on('data', onData)
+      child.once('exit', (code) => reject(new Error(`broker exited with ${code} while starting: ${this.stderr}${out}`)))
+      const probe = async () => {
+        const { connect } = await import('node:net')
+        const s = connect({ host: '127.0.0.1', port: this.port })
+        s.once('connect', () => {
+          s.destroy()
+          resolve()
+        })
+        s.once('error', () => setTimeout(probe, 50))
+      }
+      void probe()
+    })
+  }
+
+  kill(): Promise<void> {
+    const child = this.#child
+    if (child === undefined || child.exitCode !== null) return Promise.resolve()
+    return new Promise((resolve) => {
+      child.once('exit', () => resolve())
+      child.kill('SIGKILL')
+    })
+  }
+
+  async stop(): Promise<void> {
+    const child = this.#child
+    if (child === undefined || child.exitCode !== null) return
+    await new Promise((resolve) => {
+      child.once('exit', resolve)
+      child.kill('SIGTERM')
+    })
+  }
+}
