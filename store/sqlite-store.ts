@@ -1,10 +1,9 @@
 /**
  * `sqlite://path` — the embedded default (better-sqlite3, WAL).
  *
- * better-sqlite3 is synchronous, so writes are never run where they are asked for: every mutation
- * is queued and the queue is applied in ONE transaction per event-loop turn (group commit), after
- * which all of its promises resolve. A read first applies what is queued, so callers always read
- * their own writes.
+ * better-sqlite3 is synchronous, so nothing runs where it is asked for: every operation, read or
+ * write, is queued and the queue is applied in ONE transaction per event-loop turn (group commit),
+ * in order, after which all of its promises resolve. Reads queued behind writes see them.
  *
  * Durability (the `fsync` parameter):
  * - `batch`: synchronous=FULL, every transaction is fsynced before its saves resolve. Survives
@@ -222,7 +221,7 @@ export class SqliteStore implements MessageStore {
 
   // ---------------------------------------------------------------------------------- writes
 
-  /** Queues a mutation for the next group commit; resolves with what `apply` returned. */
+  /** Queues an operation for the next group commit; resolves with what `apply` returned. */
   #write<T>(apply: () => T): Promise<T> {
     if (this.#db === undefined) return Promise.reject(new StoreError('sqlite store is not started'))
     return new Promise<T>((resolve, reject) => {
@@ -362,14 +361,9 @@ export class SqliteStore implements MessageStore {
 
   // ----------------------------------------------------------------------------------- reads
 
-  /** Applies queued writes first, so every read sees them. */
+  /** Reads take their turn in the queue: they see every write queued before them. */
   #read<T>(read: () => T): Promise<T> {
-    try {
-      this.#flush()
-      return Promise.resolve(read())
-    } catch (err) {
-      return Promise.reject(err instanceof StoreError ? err : new StoreError((err as Error).message, { cause: err }))
-    }
+    return this.#write(read)
   }
 
   get(topic: string, messageId: string): Promise<StoredMessage | undefined> {

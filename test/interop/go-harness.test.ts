@@ -167,3 +167,25 @@ test('Go producer → broker → TypeScript consumer, and TypeScript producer �
   }
   await Promise.all([tsConsumer.client.close(), tsProducer.close(), broker.server.stop()])
 })
+
+test('a KiteQ Go client schedules through the deliverAt property (no Header field 12 needed)', async (t) => {
+  const topic = randomName('delay')
+  const group = randomName('s-go')
+  const { server, registry } = await brokerWithRegistry(topic, group, 'later')
+  const dir = tmp()
+  const deliverAt = Date.now() + 1500
+  const consumer = runHarness(['consume', '-registry', registry, '-group', group, '-topic', topic, '-type', 'later',
+    '-expect', '5', '-timeout', '30s', '-ids-out', join(dir, 'got.txt')])
+  await consumer.waitFor('ready')
+  const producer = runHarness(['produce', '-registry', registry, '-group', randomName('p-go'), '-topic', topic, '-type', 'later',
+    '-n', '5', '-kind', 'string', '-prop', `deliverAt=${deliverAt}`, '-ids-out', join(dir, 'sent.txt')])
+  t.is((await producer.waitFor('produced')).sent, 5)
+  const sent = readIds(join(dir, 'sent.txt')).map(([, id]) => id)
+  for (const id of sent) t.is((await server.store.get(topic, id))?.nextDeliverAtMs, deliverAt, 'stored due at the property time')
+  const consumed = await consumer.waitFor('consumed', 30_000)
+  const arrivedBy = Date.now()
+  t.is(consumed.received, 5)
+  t.true(arrivedBy >= deliverAt, 'not delivered before deliverAt')
+  t.is(server.stats.delayLateness.get(topic)?.summary().count, 5)
+  await server.stop()
+})

@@ -1,0 +1,126 @@
+/**
+ * Delayed messages, modelled on RocketMQ's TimerProducer/TimerConsumer. The broker runs in its own
+ * process; its RSS is read from /proc.
+ *   --mode lateness --rate 10000 --slots 10   N = rate × slots messages spread over S one-second
+ *        slots, sent shuffled, then lateness (arrival − deliverAt) p50/p99/max
+ *   --mode backlog --pending 1000000          N messages due a day ahead: send rate and broker RSS
+ *   --mode burst --count 500000               all due in the same second: time until the last arrives
+ *   --db URI (default sqlite in a temp dir)
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { bindDirect } from '../binding/binding.ts'
+import { KiteQClient } from '../client/index.ts'
+import { formatRate, percentile, printMachine } from './machine.ts'
+
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? process.argv[i + 1] : fallback
+}
+const mode = arg('mode', 'lateness')
+const db = arg('db', `sqlite://${join(mkdtempSync(join(tmpdir(), 'kiteq-delay-')), 'k.db')}`)
+const topic = 'delay'
+const body = 'x'.repeat(512)
+
+const broker = spawn(process.execPath, ['--import=tsx', fileURLToPath(new URL('./broker-process.ts', import.meta.url)), '--db', db, '--topics', topic], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+})
+const { port } = JSON.parse((await createInterface({ input: broker.stdout! })[Symbol.asyncIterator]().next()).value as string) as { port: number }
+const address = `127.0.0.1:${port}`
+const brokerRssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${broker.pid}/status`, 'utf8'))![1]) / 1024
+
+const arrivals: number[] = []
+let onArrival: (() => void) | undefined
+const consumer = new KiteQClient({ brokers: [address], groupId: 's-delay', connection: { heartbeat: false } })
+consumer.setBindings([bindDirect('s-delay', topic, 't', 0, true)])
+consumer.setListener({
+  onMessage(m) {
+    arrivals.push(Date.now() - (m.deliverAt ?? 0))
+    onArrival?.()
+    return true
+  },
+})
+await consumer.start()
+const producer = new KiteQClient({ brokers: [address], groupId: 'p-delay', connection: { heartbeat: false }, publishTimeoutMs: 30_000 })
+producer.setTopics([topic])
+await producer.start()
+
+/** Sends every deliverAt in `times` (in the given order) with `concurrency` in flight; returns msg/s. */
+async function sendAll(times: number[], concurrency = 200): Promise<number> {
+  let next = 0
+  const start = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < times.length) {
+      const deliverAt = times[next++]
+      await producer.sendStringMessage({ topic, messageType: 't', body, deliverAt })
+    }
+  }))
+  return times.length / ((performance.now() - start) / 1000)
+}
+
+async function waitArrivals(n: number, timeoutMs: number): Promise<boolean> {
+  if (arrivals.length >= n) return true
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs)
+    onArrival = () => {
+      if (arrivals.length >= n) {
+        clearTimeout(timer)
+        resolve(true)
+      }
+    }
+  })
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[items[i], items[j]] = [items[j], items[i]]
+  }
+  return items
+}
+
+printMachine(`bench/delay --mode ${mode} (${db})`)
+if (mode === 'lateness') {
+  const rate = Number(arg('rate', '10000'))
+  const slots = Number(arg('slots', '10'))
+  const n = rate * slots
+  // the first slot starts after the whole load has been sent (measured send rate ≥ 20 k/s)
+  const firstSlot = Date.now() + Math.ceil(n / 15) + 3000
+  const times = shuffle(Array.from({ length: n }, (_, i) => firstSlot + Math.floor(i / rate) * 1000 + Math.floor(((i % rate) * 1000) / rate)))
+  const sendRate = await sendAll(times)
+  const sentBy = Date.now()
+  const ok = await waitArrivals(n, firstSlot - Date.now() + slots * 1000 + 30_000)
+  const sorted = [...arrivals].sort((a, b) => a - b)
+  console.log('| messages | due per second | send msg/s | sent before first due | lateness p50 ms | p99 ms | max ms | early (<0) | broker RSS MB |')
+  console.log('|---|---|---|---|---|---|---|---|---|')
+  console.log(`| ${n} | ${rate} | ${formatRate(sendRate)} | ${firstSlot - sentBy} ms | ${percentile(sorted, 50)} | ${percentile(sorted, 99)} | ${sorted[sorted.length - 1]} | ${sorted.filter((x) => x < 0).length} | ${brokerRssMb().toFixed(0)} |`)
+  if (!ok) console.log(`only ${arrivals.length} of ${n} arrived`)
+} else if (mode === 'backlog') {
+  const pending = Number(arg('pending', '1000000'))
+  const rssBefore = brokerRssMb()
+  const base = Date.now() + 86_400_000
+  const sendRate = await sendAll(Array.from({ length: pending }, (_, i) => base + (i % 3_600_000)))
+  global.gc?.()
+  await new Promise((r) => setTimeout(r, 2000))
+  console.log('| pending delayed | send msg/s | broker RSS before MB | after MB |')
+  console.log('|---|---|---|---|')
+  console.log(`| ${pending} | ${formatRate(sendRate)} | ${rssBefore.toFixed(0)} | ${brokerRssMb().toFixed(0)} |`)
+} else if (mode === 'burst') {
+  const count = Number(arg('count', '500000'))
+  const dueAt = Date.now() + Math.ceil(count / 15) + 3000
+  const sendRate = await sendAll(Array.from({ length: count }, () => dueAt + Math.floor(Math.random() * 1000)))
+  const ok = await waitArrivals(count, dueAt - Date.now() + 120_000)
+  const lastMs = Math.max(...arrivals.slice(-1000)) // lateness of the latest arrivals
+  const sorted = [...arrivals].sort((a, b) => a - b)
+  console.log('| messages due in one second | send msg/s | all delivered | lateness p50 ms | p99 ms | max ms | broker RSS MB |')
+  console.log('|---|---|---|---|---|---|---|')
+  console.log(`| ${count} | ${formatRate(sendRate)} | ${ok} | ${percentile(sorted, 50)} | ${percentile(sorted, 99)} | ${sorted[sorted.length - 1]} | ${brokerRssMb().toFixed(0)} |`)
+  void lastMs
+}
+await producer.close()
+await consumer.close()
+broker.kill('SIGTERM')
