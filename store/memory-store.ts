@@ -7,7 +7,7 @@
  * only the buckets they span, however many messages wait further ahead.
  */
 import {
-  StoreError, compareDue, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
+  StoreError, compareDue, redriven, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
   type StatSnapshot, type StoreStats, type StoredBindings, type StoredMessage,
 } from './message-store.ts'
 
@@ -175,13 +175,7 @@ export class MemoryStore implements MessageStore {
     const d = this.#dead.get(key)
     if (d === undefined) return false
     this.#dead.delete(key)
-    const m = d.message
-    m.deliverCount = 0
-    m.txCheckCount = 0
-    m.failGroups = []
-    m.nextDeliverAtMs = atMs
-    m.expiredTime = Math.max(m.expiredTime, Math.floor(atMs / 1000) + 7 * 86400)
-    m.header = { ...m.header, expiredTime: m.expiredTime }
+    const m = redriven(d.message, atMs)
     this.#live.set(key, m)
     this.#index(key, m)
     return true

@@ -138,3 +138,21 @@ export interface MessageStore {
 export function compareDue(a: DueEntry, b: DueEntry): number {
   return a.nextDeliverAtMs - b.nextDeliverAtMs || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0)
 }
+
+/**
+ * A dead letter going back into delivery: a fresh delivery and check budget, due at `atMs`, and
+ * at least a week to live from then (its old expiry is usually why it died). Every backend applies
+ * exactly this.
+ */
+export function redriven(m: StoredMessage, atMs: number): StoredMessage {
+  const expiredTime = Math.max(m.expiredTime, Math.floor(atMs / 1000) + 7 * 86400)
+  return {
+    ...m,
+    header: { ...m.header, expiredTime },
+    expiredTime,
+    deliverCount: 0,
+    txCheckCount: 0,
+    failGroups: [],
+    nextDeliverAtMs: atMs,
+  }
+}

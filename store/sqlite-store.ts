@@ -20,7 +20,7 @@ import { decodeHeader, headerSize, writeHeader, type Header } from '../protocol/
 import { silentLogger, type Logger } from '../protocol/logger.ts'
 import { ProtoWriter } from '../protocol/wire.ts'
 import {
-  StoreError, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
+  StoreError, redriven, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
   type StatSnapshot, type StoreStats, type StoredBindings, type StoredMessage,
 } from './message-store.ts'
 
@@ -330,15 +330,8 @@ export class SqliteStore implements MessageStore {
     return this.#write(() => {
       const row = this.#s.deadGet.get(topic, messageId) as (MessageRow & { reason: string }) | undefined
       if (row === undefined) return false
-      const m = fromRow(row)
-      m.deliverCount = 0
-      m.txCheckCount = 0
-      m.failGroups = []
-      m.nextDeliverAtMs = atMs
-      m.expiredTime = Math.max(m.expiredTime, Math.floor(atMs / 1000) + 7 * 86400)
-      m.header = { ...m.header, expiredTime: m.expiredTime }
       this.#s.deadDelete.run(topic, messageId)
-      this.#s.insert.run(toRow(m))
+      this.#s.insert.run(toRow(redriven(fromRow(row), atMs)))
       return true
     })
   }
