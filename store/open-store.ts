@@ -1,12 +1,15 @@
 /** Opens the store a `-db` URI names. */
 import { ErrorCodes, KiteQError } from '../protocol/errors.ts'
 import type { Logger } from '../protocol/logger.ts'
+import { FileStore, fileStoreDefaults } from './file-store.ts'
 import { MemoryStore, memoryStoreDefaults } from './memory-store.ts'
 import { SqliteStore, sqliteStoreDefaults, type FsyncPolicy } from './sqlite-store.ts'
 import type { MessageStore } from './message-store.ts'
 
 export interface OpenStoreOptions {
   logger?: Logger
+  /** The broker's listen address (host:port): `mysql://` derives its default broker identity from it. */
+  bind?: string
 }
 
 /** KiteQ's convention for file URIs: the path is host + pathname, so `x://./data` is relative. */
@@ -54,7 +57,22 @@ export function openStore(uri: string, _options: OpenStoreOptions = {}): Message
         ...(_options.logger ? { logger: _options.logger } : {}),
       })
     }
+    case 'file:': {
+      // file:///abs/dir, or relative the KiteQ way (host + path): file://./data is ./data
+      const dir = pathOfUri(url)
+      if (dir === '' || dir === '/') throw new KiteQError(ErrorCodes.CONFIG, `-db '${uri}' needs a directory (file:///abs/dir or file://./dir)`)
+      const segmentBytes = positiveInt(url, 'segmentBytes', fileStoreDefaults.segmentBytes)
+      if (segmentBytes > 2 ** 31) throw new KiteQError(ErrorCodes.CONFIG, `-db: segmentBytes=${segmentBytes} must be at most ${2 ** 31}`)
+      return new FileStore({
+        dir,
+        fsync: fsyncPolicy(url, fileStoreDefaults.fsync),
+        fsyncIntervalMs: positiveInt(url, 'fsyncIntervalMs', fileStoreDefaults.fsyncIntervalMs),
+        segmentBytes,
+        maxMessages: url.searchParams.has('maxMessages') ? positiveInt(url, 'maxMessages', 0) : 0,
+        ...(_options.logger ? { logger: _options.logger } : {}),
+      })
+    }
     default:
-      throw new KiteQError(ErrorCodes.CONFIG, `-db scheme '${url.protocol}' is not supported (memory://, sqlite://)`)
+      throw new KiteQError(ErrorCodes.CONFIG, `-db scheme '${url.protocol}' is not supported (memory://, file://, sqlite://)`)
   }
 }

@@ -1,0 +1,379 @@
+/**
+ * The append-only segment files of the file store and their write path.
+ *
+ * Group commit: `append` places a record at the end of the active segment at once (its location
+ * is final) and returns the promise of the batch it joined. A batch is written once per
+ * event-loop turn with ONE positional write per segment it touches (records concatenated), then
+ * every caller in it resolves together; records appended while a write is in flight form the
+ * next batch, written as soon as that write returns. At most one write is in flight.
+ *
+ * A record is acknowledged once write(2) returned: the bytes are in the kernel's page cache and
+ * survive the process being killed. Surviving power loss is the fsync policy's job:
+ * - `batch`: fdatasync before the batch resolves (one per batch, shared by all its callers);
+ * - `interval`: fdatasync every `fsyncIntervalMs` when something was written; a power loss or OS
+ *   crash may lose the last interval;
+ * - `never`: left to the OS (dirty pages usually reach the disk within ~30 s on Linux).
+ *
+ * A failed write breaks the log: its batch and every later append fail with StoreError until the
+ * store is reopened, because later records already have locations behind the failed bytes and
+ * start-up would stop at the gap. Recovery then keeps everything up to the last good record.
+ */
+import fs from 'node:fs'
+import { join } from 'node:path'
+import type { Logger } from '../../protocol/logger.ts'
+import { StoreError } from '../message-store.ts'
+import { FRAME_HEADER_BYTES, checkFrame, type FrameCheck } from './record-codec.ts'
+
+export type FsyncPolicy = 'batch' | 'interval' | 'never'
+
+export interface SegmentLogOptions {
+  dir: string
+  segmentBytes: number
+  fsync: FsyncPolicy
+  fsyncIntervalMs: number
+  logger: Logger
+  /** Told of every new active segment, before any record is placed in it. */
+  onNewSegment: (segment: number) => void
+}
+
+export interface Appended {
+  segment: number
+  offset: number
+  written: Promise<void>
+}
+
+export interface ReadRecord {
+  buf: Buffer
+  frame: Extract<FrameCheck, { ok: true }>
+}
+
+interface Segment {
+  id: number
+  path: string
+  fd: number | undefined
+  /** Where the next appended record goes. */
+  appendEnd: number
+  /** Bytes known to be in the file. */
+  writtenEnd: number
+  dirty: boolean
+  reads: number
+  /** Called when the last read ends (closing or deleting the file waits for it). */
+  idle: (() => void)[]
+}
+
+interface Run {
+  segment: Segment
+  offset: number
+  buffers: Buffer[]
+  bytes: number
+}
+
+interface Batch {
+  runs: Run[]
+  promise: Promise<void>
+  resolve: () => void
+  reject: (err: Error) => void
+}
+
+/** Bytes read for a record before its length is known: one read for any ordinary message. */
+const READ_AHEAD_BYTES = 4096
+
+const SEGMENT_NAME = /^segment-(\d{12})\.log$/
+
+export const segmentFileName = (id: number) => `segment-${String(id).padStart(12, '0')}.log`
+
+/** Segment numbers found in `dir`, ascending. */
+export function listSegments(dir: string): number[] {
+  const ids: number[] = []
+  for (const name of fs.readdirSync(dir)) {
+    const m = SEGMENT_NAME.exec(name)
+    if (m) ids.push(Number(m[1]))
+  }
+  return ids.sort((a, b) => a - b)
+}
+
+const promisified = {
+  open: (path: string, flags: number) => new Promise<number>((res, rej) => fs.open(path, flags, 0o644, (e, fd) => (e ? rej(e) : res(fd)))),
+  write: (fd: number, buf: Buffer, offset: number, length: number, position: number) =>
+    new Promise<number>((res, rej) => fs.write(fd, buf, offset, length, position, (e, n) => (e ? rej(e) : res(n)))),
+  read: (fd: number, buf: Buffer, length: number, position: number) =>
+    new Promise<number>((res, rej) => fs.read(fd, buf, 0, length, position, (e, n) => (e ? rej(e) : res(n)))),
+  fdatasync: (fd: number) => new Promise<void>((res, rej) => fs.fdatasync(fd, (e) => (e ? rej(e) : res()))),
+  close: (fd: number) => new Promise<void>((res, rej) => fs.close(fd, (e) => (e ? rej(e) : res()))),
+  unlink: (path: string) => new Promise<void>((res, rej) => fs.unlink(path, (e) => (e ? rej(e) : res()))),
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void
+  let reject!: (err: Error) => void
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  // callers await it; a batch whose callers all went away must not crash the process
+  promise.catch(() => {})
+  return { runs: [], promise, resolve, reject }
+}
+
+function readsDone(segment: Segment): Promise<void> {
+  return segment.reads === 0 ? Promise.resolve() : new Promise((resolve) => segment.idle.push(resolve))
+}
+
+export class SegmentLog {
+  readonly #options: SegmentLogOptions
+  readonly #segments = new Map<number, Segment>()
+  #active!: Segment
+  #pending: Batch | undefined
+  #inFlight: Batch | undefined
+  #flushScheduled = false
+  #failure: StoreError | undefined
+  #closed = false
+  #syncTimer: NodeJS.Timeout | undefined
+  #syncing: Promise<void> | undefined
+  #writes = 0
+  #fsyncs = 0
+  /** Segment deletions under way (close waits for them). */
+  readonly #removals = new Set<Promise<void>>()
+
+  constructor(options: SegmentLogOptions) {
+    this.#options = options
+  }
+
+  /**
+   * Opens the recovered segments (ascending, with their valid sizes); appends continue at the end
+   * of the last one, or in a new first segment.
+   */
+  openSync(existing: readonly { id: number; size: number }[]): void {
+    for (const { id, size } of existing) {
+      const path = join(this.#options.dir, segmentFileName(id))
+      const fd = fs.openSync(path, fs.constants.O_RDWR)
+      const segment: Segment = { id, path, fd, appendEnd: size, writtenEnd: size, dirty: false, reads: 0, idle: [] }
+      this.#segments.set(id, segment)
+      this.#active = segment
+    }
+    if (existing.length === 0) this.#newSegment(1)
+    else this.#options.onNewSegment(this.#active.id)
+    if (this.#options.fsync === 'interval') {
+      this.#syncTimer = setInterval(() => void this.#syncDirty(), this.#options.fsyncIntervalMs)
+      this.#syncTimer.unref()
+    }
+  }
+
+  get activeSegment(): number {
+    return this.#active.id
+  }
+
+  /** write(2) and fdatasync(2) calls so far (group commit makes these far fewer than records). */
+  get io(): { writes: number; fsyncs: number } {
+    return { writes: this.#writes, fsyncs: this.#fsyncs }
+  }
+
+  /** Places a complete framed record at the end of the log; `written` settles with its batch. */
+  append(record: Buffer): Appended {
+    if (this.#closed) throw new StoreError('file store is stopped')
+    if (this.#failure !== undefined) throw this.#failure
+    let segment = this.#active
+    if (segment.appendEnd > 0 && segment.appendEnd + record.length > this.#options.segmentBytes) {
+      segment = this.#newSegment(segment.id + 1)
+    }
+    const batch = (this.#pending ??= newBatch())
+    let run = batch.runs[batch.runs.length - 1]
+    if (run === undefined || run.segment !== segment) {
+      run = { segment, offset: segment.appendEnd, buffers: [], bytes: 0 }
+      batch.runs.push(run)
+    }
+    run.buffers.push(record)
+    run.bytes += record.length
+    const offset = segment.appendEnd
+    segment.appendEnd += record.length
+    this.#flushSoon()
+    return { segment: segment.id, offset, written: batch.promise }
+  }
+
+  /** Resolves once everything appended so far is written (or rejects if the log broke). */
+  async drain(): Promise<void> {
+    while (this.#pending !== undefined || this.#inFlight !== undefined) {
+      const batch = this.#inFlight ?? this.#pending!
+      if (this.#inFlight === undefined) void this.#flush()
+      await batch.promise
+    }
+  }
+
+  /** Reads and checks the record at (segment, offset). */
+  async read(segmentId: number, offset: number): Promise<ReadRecord> {
+    const segment = this.#segments.get(segmentId)
+    if (segment === undefined) throw new StoreError(`file store: segment ${segmentId} is gone`)
+    if (segment.writtenEnd <= offset) await this.drain()
+    if (segment.fd === undefined || segment.writtenEnd <= offset) throw new StoreError(`file store: segment ${segmentId} has no record at ${offset}`)
+    segment.reads++
+    try {
+      const fd = segment.fd
+      let buf = Buffer.allocUnsafe(Math.min(READ_AHEAD_BYTES, segment.writtenEnd - offset))
+      let got = await promisified.read(fd, buf, buf.length, offset)
+      if (got >= FRAME_HEADER_BYTES) {
+        const total = FRAME_HEADER_BYTES + buf.readUInt32LE(0)
+        if (total > got && total <= segment.writtenEnd - offset) {
+          buf = Buffer.allocUnsafe(total)
+          got = await promisified.read(fd, buf, total, offset)
+        }
+      }
+      const frame = checkFrame(buf, 0, got)
+      if (!frame.ok) throw new StoreError(`file store: record at ${segment.path}:${offset} is corrupt (${frame.reason})`)
+      return { buf, frame }
+    } catch (err) {
+      throw err instanceof StoreError ? err : new StoreError(`file store: reading ${segment.path} failed: ${(err as Error).message}`, { cause: err })
+    } finally {
+      segment.reads--
+      if (segment.reads === 0) for (const idle of segment.idle.splice(0)) idle()
+    }
+  }
+
+  /**
+   * Deletes a segment's file, but only once the records that made it dead are written (and, unless
+   * fsync=never, synced): deleting first could let a crash resurrect an older state of a message.
+   */
+  remove(segmentId: number): void {
+    const segment = this.#segments.get(segmentId)
+    if (segment === undefined || segment === this.#active) return
+    this.#segments.delete(segmentId)
+    const writtenBefore = Promise.allSettled([this.#inFlight?.promise, this.#pending?.promise])
+    const removal = this.#reclaim(segment, writtenBefore).finally(() => this.#removals.delete(removal))
+    this.#removals.add(removal)
+  }
+
+  /** Writes what is pending, syncs (unless fsync=never), closes every file. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    clearInterval(this.#syncTimer)
+    try {
+      await this.drain()
+    } catch {
+      // the failure was reported to the callers of the failed batch
+    }
+    await this.#syncing
+    await Promise.all(this.#removals)
+    for (const segment of this.#segments.values()) {
+      if (segment.fd === undefined) continue
+      await readsDone(segment)
+      try {
+        if (segment.dirty && this.#options.fsync !== 'never') await promisified.fdatasync(segment.fd)
+        await promisified.close(segment.fd)
+      } catch (err) {
+        this.#options.logger.error({ err: (err as Error).message, segment: segment.path }, 'file store: closing a segment failed')
+      }
+      segment.fd = undefined
+    }
+  }
+
+  // ------------------------------------------------------------------------------------ internals
+
+  #newSegment(id: number): Segment {
+    const segment: Segment = {
+      id, path: join(this.#options.dir, segmentFileName(id)), fd: undefined, appendEnd: 0, writtenEnd: 0, dirty: false, reads: 0, idle: [],
+    }
+    this.#segments.set(id, segment)
+    this.#active = segment
+    this.#options.onNewSegment(id)
+    return segment
+  }
+
+  #flushSoon(): void {
+    if (this.#flushScheduled || this.#inFlight !== undefined) return
+    this.#flushScheduled = true
+    setImmediate(() => {
+      this.#flushScheduled = false
+      void this.#flush()
+    })
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#inFlight === undefined && this.#pending !== undefined) {
+      const batch = this.#pending
+      this.#pending = undefined
+      this.#inFlight = batch
+      try {
+        if (this.#failure !== undefined) throw this.#failure
+        for (const run of batch.runs) await this.#writeRun(run)
+        if (this.#options.fsync === 'batch') {
+          for (const run of batch.runs) {
+            await promisified.fdatasync(run.segment.fd!)
+            this.#fsyncs++
+            run.segment.dirty = false
+          }
+        }
+        batch.resolve()
+      } catch (err) {
+        this.#failure ??= new StoreError(`file store: write failed, no more writes until reopened: ${(err as Error).message}`, { cause: err, retriable: false })
+        this.#options.logger.error({ err: (err as Error).message, code: this.#failure.code }, 'file store: write failed; the store refuses writes until it is reopened')
+        batch.reject(this.#failure)
+        const later = this.#pending as Batch | undefined // appended while this batch was being written
+        this.#pending = undefined
+        later?.reject(this.#failure)
+      } finally {
+        this.#inFlight = undefined
+      }
+    }
+  }
+
+  async #writeRun(run: Run): Promise<void> {
+    const segment = run.segment
+    if (segment.fd === undefined) {
+      segment.fd = await promisified.open(segment.path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL)
+      if (this.#options.fsync !== 'never') await this.#syncDirectory()
+    }
+    const data = run.buffers.length === 1 ? run.buffers[0] : Buffer.concat(run.buffers, run.bytes)
+    let done = 0
+    while (done < data.length) {
+      this.#writes++
+      done += await promisified.write(segment.fd, data, done, data.length - done, run.offset + done)
+    }
+    segment.writtenEnd = run.offset + run.bytes
+    segment.dirty = true
+  }
+
+  /** A new file's directory entry must reach the disk too, or a power loss can lose the file. */
+  async #syncDirectory(): Promise<void> {
+    const fd = await promisified.open(this.#options.dir, fs.constants.O_RDONLY)
+    try {
+      await new Promise<void>((res, rej) => fs.fsync(fd, (e) => (e ? rej(e) : res())))
+    } finally {
+      await promisified.close(fd)
+    }
+  }
+
+  #syncDirty(): Promise<void> {
+    this.#syncing ??= (async () => {
+      for (const segment of [...this.#segments.values()]) {
+        if (!segment.dirty || segment.fd === undefined) continue
+        segment.dirty = false
+        try {
+          await promisified.fdatasync(segment.fd)
+          this.#fsyncs++
+        } catch (err) {
+          segment.dirty = true
+          this.#options.logger.error({ err: (err as Error).message, segment: segment.path }, 'file store: fdatasync failed')
+        }
+      }
+    })().finally(() => (this.#syncing = undefined))
+    return this.#syncing
+  }
+
+  async #reclaim(segment: Segment, writtenBefore: Promise<unknown>): Promise<void> {
+    await writtenBefore
+    if (this.#failure !== undefined) return // keep the file: the records that made it dead may be lost
+    if (this.#options.fsync !== 'never') await this.#syncDirty()
+    await readsDone(segment)
+    const fd = segment.fd
+    segment.fd = undefined
+    try {
+      if (fd !== undefined) await promisified.close(fd)
+      await promisified.unlink(segment.path)
+      this.#options.logger.debug({ segment: segment.path }, 'file store: deleted a segment whose records are all dead')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.#options.logger.warn({ err: (err as Error).message, segment: segment.path }, 'file store: could not delete a dead segment')
+      }
+    }
+  }
+}

@@ -1,0 +1,302 @@
+import test from 'ava'
+import { spawn } from 'node:child_process'
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import type { Logger } from '../../protocol/logger.ts'
+import { FileStore, type FileStoreOptions } from '../../store/file-store.ts'
+import { MemoryStore } from '../../store/memory-store.ts'
+import type { MessageStore } from '../../store/message-store.ts'
+import { openStore } from '../../store/open-store.ts'
+import { eventually } from '../helpers/clients.ts'
+import { SeededRandom, testSeed } from '../helpers/random.ts'
+import { makeMessage, newId, storeConformance } from './conformance.ts'
+
+const freshDir = () => mkdtempSync(join(tmpdir(), 'kiteq-file-'))
+
+async function open(options: Partial<FileStoreOptions> & { dir?: string } = {}): Promise<FileStore> {
+  const store = new FileStore({ ...options, dir: options.dir ?? freshDir() })
+  await store.start()
+  return store
+}
+
+async function reopen(store: FileStore, options: Partial<FileStoreOptions> = {}): Promise<FileStore> {
+  await store.stop()
+  return open({ ...options, dir: store.dir })
+}
+
+async function cleanup(store: MessageStore): Promise<void> {
+  await store.stop()
+  rmSync((store as FileStore).dir, { recursive: true, force: true })
+}
+
+storeConformance(test, {
+  name: 'file',
+  open: () => open(),
+  reopen: (store) => reopen(store as FileStore),
+  cleanup,
+})
+
+/** A logger that keeps what was warned about, to assert on. */
+function recordingLogger(): Logger & { warnings: string[]; errors: string[] } {
+  const warnings: string[] = []
+  const errors: string[] = []
+  const keep = (into: string[]) => (a: object | string, b?: string) => void into.push(typeof a === 'string' ? a : b ?? '')
+  const logger = {
+    warnings, errors, trace: () => {}, debug: () => {}, info: () => {}, warn: keep(warnings), error: keep(errors), child: () => logger,
+  }
+  return logger
+}
+
+const segmentFiles = (dir: string) => readdirSync(dir).filter((n) => n.startsWith('segment-')).sort()
+const lastSegment = (dir: string) => join(dir, segmentFiles(dir).at(-1)!)
+
+test('file store: a torn last record (garbage, cut short, bad CRC) is truncated with a warning; the rest is recovered', async (t) => {
+  let store = await open()
+  const kept = Array.from({ length: 20 }, () => makeMessage())
+  for (const m of kept) await store.save(m)
+  const last = makeMessage()
+  await store.save(last)
+  await store.stop()
+  const path = lastSegment(store.dir)
+  const fullSize = statSync(path).size
+
+  // 1. garbage after the last complete record
+  appendFileSync(path, Buffer.from('a partial write that never finished'))
+  let logger = recordingLogger()
+  store = await open({ dir: store.dir, logger })
+  t.is(logger.warnings.length, 1)
+  t.regex(logger.warnings[0], /torn record at the end of the log/)
+  t.is(statSync(path).size, fullSize, 'the garbage is cut off')
+  t.is(store.openReport?.truncatedBytes, 35)
+  t.deepEqual(await store.get(last.topic, last.messageId), last)
+  t.is((await store.stats()).pendingByTopic.trade, 21)
+  await store.stop()
+
+  // 2. the last record cut in half
+  truncateSync(path, fullSize - 10)
+  logger = recordingLogger()
+  store = await open({ dir: store.dir, logger })
+  t.is(logger.warnings.length, 1)
+  t.is(await store.get(last.topic, last.messageId), undefined, 'the torn record is gone')
+  for (const m of kept) t.deepEqual(await store.get(m.topic, m.messageId), m)
+  // appends continue where the valid log ends
+  const after = makeMessage()
+  await store.save(after)
+  await store.stop()
+
+  // 3. a flipped bit inside the last record: its CRC no longer matches
+  const bytes = readFileSync(path)
+  bytes[bytes.length - 5] ^= 0x40
+  writeFileSync(path, bytes)
+  logger = recordingLogger()
+  store = await open({ dir: store.dir, logger })
+  t.regex(logger.warnings.join('\n'), /bad-crc/)
+  t.is(await store.get(after.topic, after.messageId), undefined)
+  t.is((await store.stats()).pendingByTopic.trade, 20)
+  await cleanup(store)
+})
+
+test('file store: corruption inside an older segment is reported as an error, later segments still load', async (t) => {
+  let store = await open({ segmentBytes: 2048 })
+  const messages = Array.from({ length: 12 }, () => makeMessage({ body: Buffer.alloc(300) }))
+  for (const m of messages) await store.save(m)
+  await store.stop()
+  const files = segmentFiles(store.dir)
+  t.true(files.length >= 3)
+  const first = join(store.dir, files[0])
+  const bytes = readFileSync(first)
+  bytes[bytes.length - 3] ^= 0xff
+  writeFileSync(first, bytes)
+  const logger = recordingLogger()
+  store = await open({ dir: store.dir, segmentBytes: 2048, logger })
+  t.is(logger.errors.length, 1)
+  t.regex(logger.errors[0], /corrupt record inside the log/)
+  t.is(statSync(first).size, bytes.length, 'an older segment is left as it is for inspection')
+  t.is((await store.stats()).pendingByTopic.trade, 11, 'only the damaged record is lost')
+  t.deepEqual(await store.get(messages[11].topic, messages[11].messageId), messages[11])
+  await cleanup(store)
+})
+
+test('file store: segments roll at segmentBytes; a segment whose records are all dead is deleted, never the active one', async (t) => {
+  const store = await open({ segmentBytes: 4096 })
+  const messages = Array.from({ length: 40 }, () => makeMessage({ body: Buffer.alloc(300, 1) }))
+  for (const m of messages) await store.save(m)
+  const rolled = segmentFiles(store.dir)
+  t.true(rolled.length >= 4, `40 × ~480 B in 4 KiB segments: ${rolled.length} files`)
+  // everything but the newest message: every older segment becomes dead
+  for (const m of messages.slice(0, -1)) await store.delete(m.topic, m.messageId)
+  const older = rolled.slice(0, -1)
+  await eventually(() => segmentFiles(store.dir).every((f) => !older.includes(f)), 5000, 'dead segments deleted')
+  t.true(segmentFiles(store.dir).includes(rolled.at(-1)!), 'the segment of the live message stays')
+  const survivor = messages.at(-1)!
+  t.deepEqual(await store.get(survivor.topic, survivor.messageId), survivor)
+  await store.delete(survivor.topic, survivor.messageId)
+  await eventually(() => segmentFiles(store.dir).length === 1, 5000, 'all but the active segment deleted')
+  const active = segmentFiles(store.dir)[0]
+  t.true(active > rolled.at(-1)!, 'what is left is the active segment, holding only deletes')
+  const again = await reopen(store, { segmentBytes: 4096 })
+  t.deepEqual((await again.stats()).pendingByTopic, {})
+  await cleanup(again)
+})
+
+test('file store: a segment holding a DELETE outlives the segment of the message it deleted (no resurrection)', async (t) => {
+  const store = await open({ segmentBytes: 2048 })
+  const longLived = makeMessage({ body: Buffer.alloc(200) })
+  const deleted = makeMessage({ body: Buffer.alloc(200) })
+  await store.save(longLived)
+  await store.save(deleted) // same segment as longLived, which keeps it alive
+  const firstSegment = segmentFiles(store.dir)[0]
+  // fill so that the DELETE lands in a later segment full of otherwise dead records
+  const filler = Array.from({ length: 6 }, () => makeMessage({ body: Buffer.alloc(300) }))
+  for (const m of filler) await store.save(m)
+  await store.delete(deleted.topic, deleted.messageId)
+  for (const m of filler) await store.delete(m.topic, m.messageId)
+  for (let i = 0; i < 10; i++) {
+    const m = makeMessage({ body: Buffer.alloc(300) })
+    await store.save(m)
+    await store.delete(m.topic, m.messageId)
+  }
+  const files = segmentFiles(store.dir)
+  t.is(files[0], firstSegment, 'the first segment is still needed by longLived')
+  const again = await reopen(store, { segmentBytes: 2048 })
+  t.is(await again.get(deleted.topic, deleted.messageId), undefined, 'the delete survived its segment being otherwise dead')
+  t.deepEqual(await again.get(longLived.topic, longLived.messageId), longLived)
+  t.deepEqual((await again.stats()).pendingByTopic, { trade: 1 })
+  // once the first segment goes, the tombstones are no longer needed either
+  await again.delete(longLived.topic, longLived.messageId)
+  for (let i = 0; i < 8; i++) await again.saveSnapshot({ atMs: i, data: { filler: 'x'.repeat(300) } })
+  await again.pruneSnapshots(Infinity)
+  await eventually(() => segmentFiles(again.dir).length === 1, 5000, 'every dead segment deleted')
+  await cleanup(again)
+})
+
+test('file store: saves in the same tick are written with one write', async (t) => {
+  const store = await open({ fsync: 'batch' })
+  const before = store.io
+  const messages = Array.from({ length: 300 }, () => makeMessage({ body: Buffer.alloc(512) }))
+  await Promise.all(messages.map((m) => store.save(m)))
+  t.is(store.io.writes - before.writes, 1)
+  t.is(store.io.fsyncs - before.fsyncs, 1, 'fsync=batch: one fdatasync for the whole batch')
+  const updates = messages.map((m) => store.updateDelivery(m.topic, m.messageId, {
+    deliverCount: 1, nextDeliverAtMs: 5, succGroups: ['g'], failGroups: [], txCheckCount: 0,
+  }))
+  const deletes = messages.slice(0, 10).map((m) => store.delete(m.topic, m.messageId))
+  await Promise.all([...updates, ...deletes])
+  t.is(store.io.writes - before.writes, 2)
+  await cleanup(store)
+})
+
+test('file store: maxMessages refuses with STORE_FULL, counting dead letters', async (t) => {
+  const store = await open({ maxMessages: 2 })
+  const a = makeMessage()
+  await store.save(a)
+  await store.save(makeMessage())
+  await store.moveToDeadLetter(a.topic, a.messageId, 'why', 1)
+  await t.throwsAsync(store.save(makeMessage()), { code: 'KITEQ_ERR_STORE_FULL' } as never)
+  await store.delete('trade', (await store.dueBetween(-Infinity, Infinity, 1))[0].messageId)
+  await t.notThrowsAsync(store.save(makeMessage()))
+  await cleanup(store)
+})
+
+test('file store: ids other than 32 lowercase hex digits work and sort as strings', async (t) => {
+  const store = await open()
+  const ids = ['order-17', 'ABCDEF0123456789ABCDEF0123456789', newId(), 'z', '0'.repeat(32), 'é-unicode']
+  for (const id of ids) await store.save(makeMessage({ messageId: id, nextDeliverAtMs: 7 }))
+  const due = (await store.dueBetween(0, 10, 100)).map((e) => e.messageId)
+  t.deepEqual(due, [...ids].sort())
+  t.deepEqual(((await store.get('trade', 'order-17'))!).messageId, 'order-17')
+  t.is((await store.findById('é-unicode'))?.message.messageId, 'é-unicode')
+  const again = await reopen(store)
+  t.deepEqual((await again.dueBetween(0, 10, 100)).map((e) => e.messageId), [...ids].sort())
+  await cleanup(again)
+})
+
+test('file store: one store per directory', async (t) => {
+  const store = await open()
+  await t.throwsAsync(new FileStore({ dir: store.dir }).start(), { code: 'KITEQ_ERR_STORE' } as never)
+  await cleanup(store)
+})
+
+test('file store: random operations agree with the memory store, across reopens', async (t) => {
+  const random = new SeededRandom(testSeed(5))
+  let file = await open({ segmentBytes: 8192 })
+  const memory = new MemoryStore()
+  const ids: { topic: string; messageId: string }[] = []
+  const topics = ['a', 'b', 'c']
+  for (let step = 0; step < 1500; step++) {
+    const roll = random.next()
+    const target = ids.length > 0 ? random.pick(ids) : undefined
+    const both = async (op: (s: MessageStore) => Promise<unknown>) => t.deepEqual(await op(file), await op(memory), `step ${step}`)
+    if (roll < 0.3 || target === undefined) {
+      const m = makeMessage({ topic: random.pick(topics), commit: random.next() < 0.8, nextDeliverAtMs: random.int(0, 100_000), body: random.bytes(random.int(0, 200)) })
+      ids.push({ topic: m.topic, messageId: m.messageId })
+      await both((s) => s.save(m))
+    } else if (roll < 0.45) {
+      const update = {
+        deliverCount: random.int(0, 5), nextDeliverAtMs: random.int(0, 100_000), succGroups: random.next() < 0.5 ? ['s'] : [],
+        failGroups: random.next() < 0.5 ? ['f1', 'f2'] : [], txCheckCount: random.int(0, 2),
+      }
+      await both((s) => s.updateDelivery(target.topic, target.messageId, update))
+    } else if (roll < 0.55) await both((s) => s.delete(target.topic, target.messageId))
+    else if (roll < 0.6) await both((s) => s.commit(target.topic, target.messageId))
+    else if (roll < 0.65) await both((s) => s.rollback(target.topic, target.messageId))
+    else if (roll < 0.7) await both((s) => s.moveToDeadLetter(target.topic, target.messageId, `r${step}`, step))
+    else if (roll < 0.8) {
+      // every random draw happens out here: the operation runs once per store
+      const atMs = random.int(0, 100_000)
+      await both((s) => (roll < 0.75 ? s.reschedule(target.topic, target.messageId, atMs) : s.redriveDeadLetter(target.topic, target.messageId, atMs)))
+    } else if (roll < 0.9) await both((s) => s.get(target.topic, target.messageId))
+    else if (roll < 0.97) {
+      const [from, width, limit] = [random.int(0, 100_000), random.int(0, 30_000), random.int(1, 20)]
+      await both((s) => s.dueBetween(from, from + width, limit))
+    } else {
+      file = await reopen(file, { segmentBytes: 8192 })
+    }
+  }
+  t.deepEqual(await file.stats(), await memory.stats())
+  t.deepEqual(await file.dueBetween(-Infinity, Infinity, 10_000), await memory.dueBetween(-Infinity, Infinity, 10_000))
+  t.deepEqual(await file.listDeadLetters({ limit: 10_000 }), await memory.listDeadLetters({ limit: 10_000 }))
+  file = await reopen(file, { segmentBytes: 8192 })
+  t.deepEqual(await file.dueBetween(-Infinity, Infinity, 10_000), await memory.dueBetween(-Infinity, Infinity, 10_000))
+  t.deepEqual(await file.listDeadLetters({ limit: 10_000 }), await memory.listDeadLetters({ limit: 10_000 }))
+  await cleanup(file)
+})
+
+test('file store: killed with SIGKILL, it loses nothing it acknowledged', async (t) => {
+  const dir = freshDir()
+  const child = spawn(process.execPath, ['--import=tsx', fileURLToPath(new URL('./file-store-crash-child.ts', import.meta.url)), dir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const acknowledged: string[] = []
+  const lines = createInterface({ input: child.stdout! })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  for await (const line of lines) {
+    acknowledged.push(line)
+    if (acknowledged.length === 2000) {
+      child.kill('SIGKILL')
+      break
+    }
+  }
+  await exited
+  const store = await open({ dir })
+  const missing = []
+  for (const id of acknowledged) if ((await store.get('crash', id)) === undefined) missing.push(id)
+  t.deepEqual(missing, [])
+  t.true((await store.stats()).pendingByTopic.crash >= acknowledged.length)
+  await cleanup(store)
+})
+
+test('file URIs: absolute and relative directories, options validated', (t) => {
+  const abs = openStore('file:///tmp/kiteq-x?fsync=batch&segmentBytes=1048576&maxMessages=5') as FileStore
+  t.is(abs.kind, 'file')
+  t.is(abs.dir, '/tmp/kiteq-x')
+  t.is((openStore('file://./data') as FileStore).dir, './data')
+  t.is((openStore('file://data/kiteq') as FileStore).dir, 'data/kiteq')
+  t.throws(() => openStore('file:///tmp/x?fsync=sometimes'), { code: 'KITEQ_ERR_CONFIG' } as never)
+  t.throws(() => openStore('file:///tmp/x?segmentBytes=0'), { code: 'KITEQ_ERR_CONFIG' } as never)
+  t.throws(() => openStore('file:///tmp/x?segmentBytes=8589934592'), { code: 'KITEQ_ERR_CONFIG' } as never)
+  t.throws(() => openStore('file://'), { code: 'KITEQ_ERR_CONFIG' } as never)
+})
