@@ -69,6 +69,9 @@ max_connections=500
 innodb_buffer_pool_size=256M
 innodb_buffer_pool_dump_at_shutdown=0
 innodb_buffer_pool_load_at_startup=0
+# a broker writes in sustained bursts: a small redo log stalls it (seen: 1.5 s p99 pauses with 96 MB)
+innodb_log_file_size=512M
+innodb_io_capacity=2000
 character-set-server=utf8mb4
 collation-server=utf8mb4_unicode_ci
 EOF

@@ -5,6 +5,7 @@ import { FileStore, fileStoreDefaults } from './file-store.ts'
 import { MemoryStore, memoryStoreDefaults } from './memory-store.ts'
 import { SqliteStore, sqliteStoreDefaults, type FsyncPolicy } from './sqlite-store.ts'
 import type { MessageStore } from './message-store.ts'
+import { MysqlStore, mysqlOptionsFromUrl } from './mysql-store.ts'
 
 export interface OpenStoreOptions {
   logger?: Logger
@@ -72,7 +73,9 @@ export function openStore(uri: string, _options: OpenStoreOptions = {}): Message
         ...(_options.logger ? { logger: _options.logger } : {}),
       })
     }
+    case 'mysql:':
+      return new MysqlStore({ ...mysqlOptionsFromUrl(url, _options.bind), ...(_options.logger ? { logger: _options.logger } : {}) })
     default:
-      throw new KiteQError(ErrorCodes.CONFIG, `-db scheme '${url.protocol}' is not supported (memory://, file://, sqlite://)`)
+      throw new KiteQError(ErrorCodes.CONFIG, `-db scheme '${url.protocol}' is not supported (memory://, file://, sqlite://, mysql://)`)
   }
 }

@@ -21,8 +21,19 @@ interface CrashCase {
   db: () => string
 }
 
+const mysql = process.env.KITEQ_TEST_MYSQL
+
 export const crashCases: CrashCase[] = [
   { name: 'sqlite', db: () => `sqlite://${join(mkdtempSync(join(tmpdir(), 'kiteq-crash-')), 'k.db')}?fsync=interval` },
+  { name: 'file', db: () => `file://${mkdtempSync(join(tmpdir(), 'kiteq-crash-'))}?fsync=interval` },
+  {
+    name: 'mysql',
+    db: () => {
+      // a missing service must fail the test, not skip it
+      if (mysql === undefined) throw new Error('KITEQ_TEST_MYSQL is not set: run through scripts/run-tests.mjs')
+      return `mysql://${mysql}?db=${randomName('crash').replace('-', '_')}&user=root&shardnum=4&createSchema=true`
+    },
+  },
 ]
 
 for (const c of crashCases) {
