@@ -11,14 +11,24 @@ import { pino } from 'pino'
 import yargs from 'yargs'
 import { parse as parseYaml } from 'yaml'
 import { FileRegistry } from './binding/file-registry.ts'
+import { ZkRegistry } from './binding/zk-registry.ts'
+import { zkConnectString, zkUriOptions } from './binding/zk/paths.ts'
 import { ErrorCodes, KiteQError } from './protocol/errors.ts'
 import type { Logger } from './protocol/logger.ts'
 import { KiteQServer, parseHostPort, serverDefaults } from './server/kiteq-server.ts'
 import { openStore } from './store/open-store.ts'
+import { instrumentStore } from './stat/instrument-store.ts'
+import { BrokerMetrics } from './stat/metrics.ts'
+import { startOperatorView, type OperatorView } from './stat/operator-view.ts'
+import { KafkaBridge, type KafkaDeliveryTarget } from './kafka/bridge.ts'
+import { kafkaFromFlags } from './kafka/flags.ts'
+import { escapeRoute } from './kafka/routes.ts'
 
 export const cliDefaults = {
   bind: '127.0.0.1:13800',
   pport: -1,
+  adminToken: '',
+  protectReads: 'false',
   db: 'sqlite://./kiteq-data/kiteq.db',
   topics: '',
   zkhost: '',
@@ -33,17 +43,21 @@ export const cliDefaults = {
   txCheckMax: serverDefaults.txCheck.maxChecks,
   maxDelaySeconds: serverDefaults.maxDelayMs / 1000,
   overdueToDeadLetter: '',
+  kafka: '',
+  kafkaRoutes: '',
 } as const
 
 type CliOptions = { -readonly [K in keyof typeof cliDefaults]: (typeof cliDefaults)[K] extends number ? number : string }
 
 const descriptions: Record<keyof CliOptions, string> = {
   bind: 'host:port to listen on',
-  pport: 'HTTP port for /stat, /binds, /reload (on the bind host); ≤ 0 disables it',
+  pport: 'HTTP port for /stat, /binds, /reload, /metrics, the JSON API /api/* and the web console (on the bind host); ≤ 0 disables it',
+  adminToken: 'enables admin actions on the HTTP port (cancel, reschedule, re-drive, reload) for Authorization: Bearer <token>; unset, they are refused',
+  protectReads: '-protectReads=true: the HTTP port\'s read-only pages need the admin token too',
   db: 'message store URI: sqlite://path.db[?fsync=batch|interval|never] (default, embedded), memory://[?maxMessages=N]',
   topics: 'comma-separated topics this broker serves (required)',
   zkhost: 'ZooKeeper hosts, host:port[,host:port] (same as -registry=zk://…)',
-  registry: 'registry URI: file:///path/registry.yaml or zk://host:port',
+  registry: 'registry URI: file:///path/registry.yaml or zk://host:port[,host:port][?sessionTimeoutMs=N]',
   secrets: 'per-group secrets, group:secret[,group:secret]; when set, only these groups may connect',
   config: 'a YAML or JSON file holding any of these options',
   logLevel: 'log level: trace, debug, info, warn, error, silent',
@@ -54,6 +68,8 @@ const descriptions: Record<keyof CliOptions, string> = {
   txCheckMax: 'check-backs before an undecided transaction is dead-lettered',
   maxDelaySeconds: 'how far ahead a producer may schedule a message (deliverAt); default one year',
   overdueToDeadLetter: 'comma-separated topics whose delayed messages that fell due while the broker was down are dead-lettered on start instead of delivered late',
+  kafka: 'Kafka brokers host:port[,host:port] to forward messages to (with -kafkaRoutes)',
+  kafkaRoutes: 'KiteQ → Kafka routes, topic[/=type|/~regex]:kafkaTopic[@perSecond][,…]; each Kafka topic is a bound group kafka:<topic> (see kafka/README.md)',
 }
 
 function configError(message: string): KiteQError {
@@ -113,7 +129,8 @@ function readConfigFile(path: string): Record<string, unknown> {
   if (unknown.length > 0) throw configError(`-config ${path}: unknown option ${unknown.join(', ')}`)
   const out = { ...(doc as Record<string, unknown>) }
   // lists are welcome in a file
-  for (const k of ['topics', 'secrets', 'overdueToDeadLetter'] as const) {
+  if (Array.isArray(out.kafkaRoutes)) out.kafkaRoutes = (out.kafkaRoutes as unknown[]).map((r) => escapeRoute(String(r))).join(',')
+  for (const k of ['topics', 'secrets', 'overdueToDeadLetter', 'kafka'] as const) {
     if (Array.isArray(out[k])) out[k] = (out[k] as unknown[]).join(',')
     else if (k === 'secrets' && out[k] !== null && typeof out[k] === 'object') {
       out[k] = Object.entries(out[k] as Record<string, unknown>).map(([g, s]) => `${g}:${String(s)}`).join(',')
@@ -140,12 +157,20 @@ function validate(raw: Record<string, unknown>): CliOptions {
   if (o.deliverySeconds <= 0) throw configError(`-deliverySeconds must be positive, got ${o.deliverySeconds}`)
   if (o.txCheckMax < 1) throw configError(`-txCheckMax must be at least 1, got ${o.txCheckMax}`)
   if (o.maxDelaySeconds <= 0) throw configError(`-maxDelaySeconds must be positive, got ${o.maxDelaySeconds}`)
+  if (protectReadsOf(o) && o.adminToken === '') throw configError('-protectReads needs -adminToken: the token is what read-only pages are protected with')
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(o.logLevel)) {
     throw configError(`-logLevel '${o.logLevel}' is not one of trace, debug, info, warn, error, silent`)
   }
   if (o.registry !== '' && !/^(file|zk):\/\//.test(o.registry)) throw configError(`-registry '${o.registry}' must start with file:// or zk://`)
-  if (o.zkhost !== '' || o.registry.startsWith('zk://')) throw configError('the ZooKeeper registry (-zkhost, -registry=zk://) is not available yet; use -registry=file://… or none')
+  if (o.zkhost !== '' && o.registry !== '') throw configError('give -zkhost or -registry, not both')
+  const zk = o.zkhost !== '' ? o.zkhost : o.registry.startsWith('zk://') ? o.registry : ''
+  if (zk !== '') {
+    // a bad host list stops start-up here rather than at the first connection attempt
+    zkConnectString(zk)
+    zkUriOptions(zk)
+  }
   parseSecrets(o.secrets)
+  kafkaFromFlags(o, topicList(o.topics))
   return o
 }
 
@@ -160,25 +185,43 @@ function parseSecrets(spec: string): Record<string, string> | undefined {
   return out
 }
 
+/** -protectReads=true|1 or false|0 (a value is needed: a bare string flag reads as its default). */
+function protectReadsOf(o: CliOptions): boolean {
+  const v = o.protectReads.trim().toLowerCase()
+  if (v === 'true' || v === '1') return true
+  if (v === 'false' || v === '0' || v === '') return false
+  throw configError(`-protectReads '${o.protectReads}' must be true or false`)
+}
+
 export function topicList(spec: string): string[] {
   return [...new Set(spec.split(',').map((t) => t.trim()).filter(Boolean))]
 }
 
-export function createServer(o: CliOptions, logger: Logger): KiteQServer {
+/** The Kafka bridge the flags ask for, if any (not started). */
+export function createKafkaBridge(o: CliOptions, logger: Logger): KafkaBridge | undefined {
+  const kafka = kafkaFromFlags(o, topicList(o.topics))
+  return kafka === undefined ? undefined : new KafkaBridge({ ...kafka, logger })
+}
+
+export function createServer(o: CliOptions, logger: Logger, deliveryTargets?: readonly KafkaDeliveryTarget[], metrics?: BrokerMetrics): KiteQServer {
+  const zk = o.zkhost !== '' ? o.zkhost : o.registry.startsWith('zk://') ? o.registry : undefined
   const registry = o.registry.startsWith('file://')
     ? new FileRegistry(decodeURIComponent(new URL(o.registry).pathname), { logger })
-    : undefined
+    : zk !== undefined ? new ZkRegistry(zk, { logger }) : undefined
   return new KiteQServer({
     bind: o.bind,
     topics: topicList(o.topics),
-    store: openStore(o.db, { logger }),
+    store: metrics === undefined ? openStore(o.db, { logger, bind: o.bind }) : instrumentStore(openStore(o.db, { logger, bind: o.bind }), metrics),
     ...(registry ? { registry } : {}),
+    // KiteQ announces -bind verbatim; only a port chosen at listen time (0) needs the real one
+    ...(parseHostPort(o.bind, '-bind').port !== 0 ? { advertisedAddress: o.bind } : {}),
     ...(o.secrets ? { secrets: parseSecrets(o.secrets)! } : {}),
     deliveryTimeoutMs: o.deliverySeconds * 1000,
     acceptPermitsPerSecond: o.acceptPermits,
     txCheck: { firstDelayMs: o.txCheckFirstSeconds * 1000, intervalMs: o.txCheckIntervalSeconds * 1000, maxChecks: o.txCheckMax },
     maxDelayMs: o.maxDelaySeconds * 1000,
     overdueToDeadLetter: topicList(o.overdueToDeadLetter),
+    ...(deliveryTargets ? { deliveryTargets } : {}),
     logger,
   })
 }
@@ -190,14 +233,17 @@ async function main(): Promise<void> {
     options = parseCli(process.argv.slice(2))
     if ((options as unknown as { help?: boolean }).help) return
     const logger = pino({ level: options.logLevel }) as unknown as Logger
-    server = createServer(options, logger)
-    await server.start()
+    const bridge = createKafkaBridge(options, logger)
+    const metrics = options.pport > 0 ? new BrokerMetrics() : undefined
+    server = createServer(options, logger, bridge?.deliveryTargets, metrics)
+    let view: OperatorView | undefined
     let stopping = false
     const shutdown = (signal: string) => {
       if (stopping) return
       stopping = true
       logger.info({ signal }, 'shutting down')
-      server.stop().then(
+      // the bridge last: the server's draining deliveries still need it
+      Promise.resolve(view?.close()).then(() => server.stop()).then(() => bridge?.stop()).then(
         () => process.exit(0),
         (err: Error) => {
           logger.error({ err: err.message }, 'shutdown failed')
@@ -205,8 +251,19 @@ async function main(): Promise<void> {
         },
       )
     }
+    // before start: a SIGTERM that arrives while starting must drain too, not kill
     process.on('SIGTERM', () => shutdown('SIGTERM'))
     process.on('SIGINT', () => shutdown('SIGINT'))
+    bridge?.start()
+    await server.start()
+    if (metrics !== undefined) {
+      view = await startOperatorView({
+        broker: server, host: parseHostPort(options.bind).host, port: options.pport, metrics, logger,
+        adminToken: options.adminToken, protectReads: protectReadsOf(options),
+        // /reload: flags, environment and -config file read again, as at start-up
+        readTopics: () => topicList(parseCli(process.argv.slice(2)).topics),
+      })
+    }
   } catch (err) {
     // one line saying what is wrong, then out
     const code = (err as { code?: string }).code ?? 'KITEQ_ERR'

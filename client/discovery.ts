@@ -1,22 +1,32 @@
 /**
  * Where brokers come from. Standalone: a fixed list, every broker assumed to serve every topic.
- * File: KiteQ's YAML registry (binding/FileRegistry), followed as it changes. ZooKeeper comes later.
+ * File: KiteQ's YAML registry (binding/FileRegistry), followed as it changes. ZooKeeper: KiteQ's
+ * znode layout (zk-discovery.ts), which also carries the client's announcement and bindings.
  */
 import { isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Binding } from '../binding/binding.ts'
 import { FileRegistry } from '../binding/file-registry.ts'
 import { ErrorCodes, KiteQError } from '../protocol/errors.ts'
 import type { Logger } from '../protocol/logger.ts'
+import { ZkDiscovery } from './zk-discovery.ts'
+
+/** Who the client is, for registries where clients announce themselves (ZooKeeper). */
+export interface ClientIdentity {
+  groupId: string
+  publishTopics: readonly string[]
+  bindings: readonly Binding[]
+}
 
 export interface Discovery {
-  readonly kind: 'standalone' | 'file'
+  readonly kind: 'standalone' | 'file' | 'zk'
   /** Loads and starts following the source; `onChange` runs whenever the broker lists may differ. */
-  open(onChange: () => void): void
+  open(onChange: () => void, identity?: ClientIdentity): void
   /** Addresses ('host:port') of the brokers serving `topic`. */
   brokersFor(topic: string): string[]
   /** Every address worth a connection for these topics. */
   addressesFor(topics: Iterable<string>): Set<string>
-  close(): void
+  close(): void | Promise<void>
 }
 
 export interface BrokerAddress {
@@ -97,11 +107,12 @@ export class FileDiscovery implements Discovery {
 
 /**
  * The discovery a registry URI names. 'file:///abs/path.yaml' (a proper file URL), or KiteQ's own
- * spelling 'file://relative/or/abs/path' (everything after the scheme taken as a path).
+ * spelling 'file://relative/or/abs/path' (everything after the scheme taken as a path), or
+ * 'zk://h:p[,h:p]'.
  */
 export function discoveryFromRegistry(uri: string, logger: Logger): Discovery {
   if (typeof uri !== 'string' || uri === '') throw configError('registry must be a non-empty URI')
-  if (uri.startsWith('zk://')) throw configError('zk:// registry is not supported yet')
+  if (uri.startsWith('zk://')) return new ZkDiscovery(uri, logger)
   if (!uri.startsWith('file://')) throw configError(`registry '${uri}' is neither file:// nor zk://`)
   let path: string
   if (uri.startsWith('file:///')) {

@@ -136,7 +136,9 @@ export class KiteQClient extends EventEmitter<KiteQClientEvents> {
     const bindsOverWire = this.#discovery.kind === 'standalone' || this.#discovery.kind === 'file'
     this.#bindingsJson = bindsOverWire && this.#bindings.length > 0 ? bindingsToJson(this.#bindings) : undefined
     try {
-      this.#discovery.open(() => this.#onDiscoveryChange())
+      this.#discovery.open(() => this.#onDiscoveryChange(), {
+        groupId: this.#options.groupId, publishTopics: this.#topics, bindings: this.#bindings,
+      })
       this.#pool.sync(this.#wantedAddresses())
       await this.#waitForBrokers()
       // close() may have run while we waited, and the wait may have resolved before noticing.
@@ -187,9 +189,9 @@ export class KiteQClient extends EventEmitter<KiteQClientEvents> {
   async close(): Promise<void> {
     if (this.#state === 'closed') return
     this.#state = 'closed'
-    this.#discovery.close()
     this.#pool.close()
     this.#startWait?.fail(new ConnectionClosedError('the client was closed during start()'))
+    await this.#discovery.close()
   }
 
   // ------------------------------------------------------------------------------------ start-up

@@ -12,7 +12,7 @@ export interface KiteQClientOptions {
   warmingupSec?: number
   /** Standalone mode: 'host:port' addresses, each assumed to serve every topic. */
   brokers?: string[]
-  /** 'file:///abs/path.yaml' (KiteQ's YAML registry, followed as it changes). zk:// comes later. */
+  /** 'file:///abs/path.yaml' (KiteQ's YAML registry, followed as it changes) or 'zk://host:port[,host:port]'. */
   registry?: string
   /** Default 3000 (KiteQ): how long a publish waits for MESSAGE_STORE_ACK. */
   publishTimeoutMs?: number

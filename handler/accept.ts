@@ -17,6 +17,7 @@ export function createAcceptHandler(broker: BrokerContext): Handler<PublishConte
     broker.stats.received(ctx.header.topic, ctx.header.groupId)
     if (limiter !== undefined && limiter.tryTake(ctx.receivedAtMs) > 0) {
       broker.stats.count('rejected')
+      broker.stats.count('throttled')
       replyStoreAck(ctx.conn, ctx.frame.opaque, ctx.header.messageId, false, `Store Result KiteQ OverFlow [${permits}/s accept limit]`)
       return STOP
     }

@@ -3,8 +3,10 @@ import type { StoredMessage } from '../store/message-store.ts'
 import type { BrokerContext, DeliveryContext } from './context.ts'
 
 export async function moveToDeadLetter(broker: BrokerContext, m: StoredMessage, reason: string): Promise<void> {
+  // the dead letter must show the last attempt (its count and failed groups), not the last persisted one
+  await broker.store.updateDelivery(m.topic, m.messageId, m)
   if (!(await broker.store.moveToDeadLetter(m.topic, m.messageId, reason, broker.clock.now()))) return
-  broker.stats.count('deadLettered')
+  broker.stats.deadLettered(m.topic)
   for (const group of m.failGroups) broker.stats.groupOutcome(m.topic, group, 'deadLettered')
   broker.logger.warn({ topic: m.topic, messageId: m.messageId, failGroups: m.failGroups, reason }, 'message dead-lettered')
 }

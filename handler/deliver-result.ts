@@ -16,6 +16,7 @@ export function createDeliverResultHandler(broker: BrokerContext): Handler<Deliv
       if (answers[i]) {
         ctx.succeeded.push(group)
         broker.stats.groupOutcome(m.topic, group, 'delivered')
+        broker.stats.observeDelivered(m.topic, group, m, broker.clock.now())
       } else {
         ctx.failed.push(group)
         broker.stats.groupOutcome(m.topic, group, 'failed')

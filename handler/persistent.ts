@@ -68,7 +68,7 @@ export function createPersistentHandler(broker: BrokerContext): Handler<PublishC
       replyStoreAck(ctx.conn, opaque, h.messageId, false, feedback)
       return STOP
     }
-    broker.stats.count('stored')
+    broker.stats.stored(h.topic, h.groupId)
     replyStoreAck(ctx.conn, opaque, h.messageId, true, `Store Result true Cost:${broker.clock.now() - now}`)
     if (message.commit && message.nextDeliverAtMs <= broker.clock.now()) broker.deliver(message)
     else broker.schedule({ topic: message.topic, messageId: message.messageId, nextDeliverAtMs: message.nextDeliverAtMs })

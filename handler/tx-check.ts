@@ -14,7 +14,7 @@ export async function checkBackTransaction(broker: BrokerContext, message: Store
   if (message.txCheckCount >= maxChecks) {
     const reason = `transaction undecided after ${message.txCheckCount} check-backs`
     if (await broker.store.moveToDeadLetter(message.topic, message.messageId, reason, now)) {
-      broker.stats.count('deadLettered')
+      broker.stats.deadLettered(message.topic)
       broker.logger.warn({ topic: message.topic, messageId: message.messageId, group: message.publishGroup }, reason)
     }
     return

@@ -111,7 +111,9 @@ export class KiteQServer implements BrokerContext {
   readonly #work = new Set<Promise<unknown>>()
   readonly #delivered: RecentSet
   readonly #maxConcurrentDue: number
+  /** Fired entries waiting for a slot; consumed from #dueHead (Array.shift is O(n) on big arrays). */
   #dueQueue: DueEntry[] = []
+  #dueHead = 0
   #activeDue = 0
   #tcp: TcpServer | undefined
   #stopping = false
@@ -151,7 +153,7 @@ export class KiteQServer implements BrokerContext {
       clock: this.clock,
       logger: this.logger,
       onDue: (entries) => this.#onDue(entries),
-      backlog: () => this.#dueQueue.length + this.#activeDue,
+      backlog: () => this.#dueQueue.length - this.#dueHead + this.#activeDue,
     })
     const onError = (err: unknown, ctx: DeliveryContext, stage: string) =>
       this.logger.error({ stage, code: (err as { code?: string }).code, err: (err as Error).message, messageId: ctx.message.messageId }, 'delivery failed')
@@ -208,7 +210,16 @@ export class KiteQServer implements BrokerContext {
     const registry = this.#options.registry
     if (registry !== undefined) {
       registry.on('change', () => this.#applyRegistry())
-      await registry.start({ address: this.#options.advertisedAddress ?? `${this.#tcp.host}:${this.#tcp.port}`, topics: this.topics })
+      try {
+        await registry.start({ address: this.#options.advertisedAddress ?? `${this.#tcp.host}:${this.#tcp.port}`, topics: this.topics })
+      } catch (err) {
+        // an embedding application must not be left with a half-started broker
+        this.#scheduler.stop()
+        this.#tcp.closeAll()
+        await this.#tcp.stopAccepting()
+        await this.store.stop()
+        throw err
+      }
       this.#applyRegistry()
     }
     this.logger.info({ bind: `${this.#tcp.host}:${this.#tcp.port}`, topics: this.topics, store: this.store.kind }, 'broker started')
@@ -228,6 +239,7 @@ export class KiteQServer implements BrokerContext {
     const accepting = this.#tcp?.stopAccepting()
     this.#scheduler.stop()
     this.#dueQueue = []
+    this.#dueHead = 0
     const drainDeadline = new Promise((resolve) => setTimeout(resolve, this.settings.deliveryTimeoutMs + 1000).unref())
     await Promise.race([Promise.allSettled([...this.#work]), drainDeadline])
     this.#tcp?.closeAll()
@@ -323,8 +335,15 @@ export class KiteQServer implements BrokerContext {
   }
 
   #pumpDue(): void {
-    while (this.#activeDue < this.#maxConcurrentDue && this.#dueQueue.length > 0 && !this.#stopping) {
-      const entry = this.#dueQueue.shift()!
+    while (this.#activeDue < this.#maxConcurrentDue && this.#dueHead < this.#dueQueue.length && !this.#stopping) {
+      const entry = this.#dueQueue[this.#dueHead++]
+      if (this.#dueHead === this.#dueQueue.length) {
+        this.#dueQueue = []
+        this.#dueHead = 0
+      } else if (this.#dueHead >= 65_536 && this.#dueHead * 2 >= this.#dueQueue.length) {
+        this.#dueQueue = this.#dueQueue.slice(this.#dueHead)
+        this.#dueHead = 0
+      }
       const key = keyOf(entry.topic, entry.messageId)
       if (this.#inFlight.has(key)) continue
       this.#activeDue++
@@ -358,7 +377,7 @@ export class KiteQServer implements BrokerContext {
   async #deadLetterOverdue(m: StoredMessage): Promise<void> {
     const reason = `fell due at ${new Date(m.deliverAtMs).toISOString()} while the broker was down (topic policy: dead-letter)`
     if (await this.store.moveToDeadLetter(m.topic, m.messageId, reason, this.clock.now())) {
-      this.stats.count('deadLettered')
+      this.stats.deadLettered(m.topic)
       this.logger.warn({ topic: m.topic, messageId: m.messageId }, reason)
     }
   }

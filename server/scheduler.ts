@@ -34,7 +34,8 @@ export interface SchedulerOptions {
 export const schedulerDefaults = {
   windowMs: 60_000,
   loadIntervalMs: 1_000,
-  pageSize: 5_000,
+  /** Small pages, with a turn of the event loop between them: a page read must not delay firing. */
+  pageSize: 1_000,
   maxInMemory: 200_000,
 } as const
 
@@ -135,6 +136,7 @@ export class Scheduler {
       this.#cursor = complete ? { topic: '', messageId: '\uffff', nextDeliverAtMs: horizon - 1 } : page[page.length - 1]
       this.#flushScheduledDuringLoad()
       if (complete) return
+      await new Promise((resolve) => setImmediate(resolve))
     }
   }
 

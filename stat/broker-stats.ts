@@ -4,31 +4,78 @@
  */
 import { LatencyHistogram } from './latency-histogram.ts'
 
-export type CounterName = 'received' | 'stored' | 'rejected' | 'delivered' | 'failed' | 'retried' | 'deadLettered' | 'txChecks'
+export type CounterName =
+  | 'received' | 'stored' | 'rejected' | 'throttled' | 'delivered' | 'failed' | 'retried' | 'deadLettered' | 'txChecks'
+
+export type GroupOutcome = 'delivered' | 'failed' | 'retried' | 'deadLettered'
+
+/** Latency observations, forwarded as they happen (the Prometheus histograms need every one). */
+export interface LatencySink {
+  delayLateness(topic: string, ms: number): void
+  deliverLatency(topic: string, group: string, ms: number): void
+}
+
+/** The key of the "topic × group" maps below; NUL cannot occur in a topic or group name. */
+export function topicGroupKey(topic: string, group: string): string {
+  return `${topic}\u0000${group}`
+}
+
+export function splitTopicGroupKey(key: string): [topic: string, group: string] {
+  const i = key.indexOf('\u0000')
+  return [key.slice(0, i), key.slice(i + 1)]
+}
+
+function bump(map: Map<string, number>, key: string, n = 1): void {
+  map.set(key, (map.get(key) ?? 0) + n)
+}
 
 export class BrokerStats {
   readonly totals: Record<CounterName, number> = {
-    received: 0, stored: 0, rejected: 0, delivered: 0, failed: 0, retried: 0, deadLettered: 0, txChecks: 0,
+    received: 0, stored: 0, rejected: 0, throttled: 0, delivered: 0, failed: 0, retried: 0, deadLettered: 0, txChecks: 0,
   }
   /** received messages per topic */
   readonly receivedByTopic = new Map<string, number>()
   /** received messages per producer group */
   readonly receivedByGroup = new Map<string, number>()
+  /** received messages per topicGroupKey(topic, producer group) */
+  readonly receivedByTopicGroup = new Map<string, number>()
+  /** stored messages per topicGroupKey(topic, producer group); filled by stored() */
+  readonly storedByTopicGroup = new Map<string, number>()
   /** successful deliveries per topic */
   readonly deliveredByTopic = new Map<string, number>()
-  /** per "topic\u0000group" delivery outcome counts */
-  readonly byTopicGroup = new Map<string, Record<'delivered' | 'failed' | 'retried' | 'deadLettered', number>>()
+  /** dead-lettered messages per topic, whatever sent them there; filled by deadLettered() */
+  readonly deadLetteredByTopic = new Map<string, number>()
+  /** per topicGroupKey(topic, consumer group) delivery outcome counts */
+  readonly byTopicGroup = new Map<string, Record<GroupOutcome, number>>()
 
   /** Per topic: first delivery time − deliverAt of delayed messages. */
   readonly delayLateness = new Map<string, LatencyHistogram>()
+  /** Per topicGroupKey(topic, consumer group): due time (publish, or deliverAt) → the consumer's ack. */
+  readonly deliverLatency = new Map<string, LatencyHistogram>()
+
+  #sinks: LatencySink[] = []
+
+  /** Adds a receiver of every later latency observation; returns its removal. */
+  addLatencySink(sink: LatencySink): () => void {
+    this.#sinks = [...this.#sinks, sink]
+    return () => {
+      this.#sinks = this.#sinks.filter((s) => s !== sink)
+    }
+  }
 
   observeLateness(topic: string, ms: number): void {
-    let h = this.delayLateness.get(topic)
-    if (h === undefined) {
-      h = new LatencyHistogram()
-      this.delayLateness.set(topic, h)
-    }
-    h.observe(ms)
+    histogramOf(this.delayLateness, topic).observe(ms)
+    for (const s of this.#sinks) s.delayLateness(topic, ms)
+  }
+
+  /**
+   * A consumer group acknowledged a message: how long it took since the message was due (its
+   * publication, or its deliverAt when it was delayed), retries and back-offs included.
+   */
+  observeDelivered(topic: string, group: string, message: { createdAtMs: number; deliverAtMs: number }, nowMs: number): void {
+    const ms = Math.max(0, nowMs - Math.max(message.createdAtMs, message.deliverAtMs))
+    histogramOf(this.deliverLatency, topicGroupKey(topic, group)).observe(ms)
+    for (const s of this.#sinks) s.deliverLatency(topic, group, ms)
   }
 
   count(name: CounterName, n = 1): void {
@@ -37,18 +84,40 @@ export class BrokerStats {
 
   received(topic: string, group: string): void {
     this.totals.received++
-    this.receivedByTopic.set(topic, (this.receivedByTopic.get(topic) ?? 0) + 1)
-    this.receivedByGroup.set(group, (this.receivedByGroup.get(group) ?? 0) + 1)
+    bump(this.receivedByTopic, topic)
+    bump(this.receivedByGroup, group)
+    bump(this.receivedByTopicGroup, topicGroupKey(topic, group))
   }
 
-  groupOutcome(topic: string, group: string, outcome: 'delivered' | 'failed' | 'retried' | 'deadLettered'): void {
-    const key = `${topic}\u0000${group}`
+  /** A message is safely stored (counts totals.stored too). */
+  stored(topic: string, group: string): void {
+    this.totals.stored++
+    bump(this.storedByTopicGroup, topicGroupKey(topic, group))
+  }
+
+  /** A message went to the dead-letter table (counts totals.deadLettered too). */
+  deadLettered(topic: string): void {
+    this.totals.deadLettered++
+    bump(this.deadLetteredByTopic, topic)
+  }
+
+  groupOutcome(topic: string, group: string, outcome: GroupOutcome): void {
+    const key = topicGroupKey(topic, group)
     let counts = this.byTopicGroup.get(key)
     if (counts === undefined) {
       counts = { delivered: 0, failed: 0, retried: 0, deadLettered: 0 }
       this.byTopicGroup.set(key, counts)
     }
     counts[outcome]++
-    if (outcome === 'delivered') this.deliveredByTopic.set(topic, (this.deliveredByTopic.get(topic) ?? 0) + 1)
+    if (outcome === 'delivered') bump(this.deliveredByTopic, topic)
   }
+}
+
+function histogramOf(map: Map<string, LatencyHistogram>, key: string): LatencyHistogram {
+  let h = map.get(key)
+  if (h === undefined) {
+    h = new LatencyHistogram()
+    map.set(key, h)
+  }
+  return h
 }

@@ -213,7 +213,7 @@ test('mysql URIs: parameters, KiteQ aliases, defaults and validation', (t) => {
 const run = promisify(execFile)
 const mariadbScript = fileURLToPath(new URL('../../scripts/mariadb.sh', import.meta.url))
 
-test.serial('mysql store: MySQL restarted during load — resolved saves survive, outage saves fail with STORE, then saves succeed again', async (t) => {
+test.serial('[outage] mysql store: MySQL restarted during load — resolved saves survive, outage saves fail with STORE, then saves succeed again', async (t) => {
   const store = await open(undefined, 'createSchema=true&queryTimeoutMs=5000&connectTimeoutMs=2000')
   try {
     const stored: ReturnType<typeof makeMessage>[] = []

@@ -1,0 +1,86 @@
+/**
+ * KiteQ's own monitoring JSON, key for key (kiteq server/kite_server.go): /stat and /binds. Keys
+ * keep KiteQ's spelling, `recieve` included, so kiteq-ops style dashboards read them unchanged.
+ * Values with no Node counterpart (goroutine pools) are left out; values this process cannot see
+ * yet (packet counts, delivery workers) are null rather than a made-up 0.
+ */
+import type { StoreStats } from '../store/message-store.ts'
+import type { ObservedBroker } from './observed-broker.ts'
+import type { Rates } from './rate-sampler.ts'
+
+export interface KiteQStat {
+  kiteq: {
+    deliver_count: number
+    recieve_count: number
+    message_count: Record<string, number>
+    topics_deliver: Record<string, number>
+    topics_recieve: Record<string, number>
+    groups: Record<string, string[]>
+    /** [permits acquired in the last second, permits per second]; 0 permits = no limit. */
+    accept_limiter: [number, number]
+    deliver_go: number | null
+    /** KiteQ-TS additions. */
+    scheduled_in_memory: number
+    uncommitted: number
+    dead_letters: number
+  }
+  network: {
+    read_count: number | null
+    read_bytes: number
+    write_count: number | null
+    write_bytes: number
+    connections: number
+  }
+}
+
+/** A per-second rate as KiteQ shows it: a whole number. */
+const whole = (n: number) => Math.round(n)
+
+function wholeEach(rates: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [k, v] of Object.entries(rates)) out[k] = whole(v)
+  return out
+}
+
+export function kiteqStat(broker: ObservedBroker, rates: Rates, store: StoreStats): KiteQStat {
+  const messageCount: Record<string, number> = {}
+  for (const topic of broker.topics) messageCount[topic] = 0
+  Object.assign(messageCount, store.pendingByTopic)
+  return {
+    kiteq: {
+      deliver_count: whole(rates.deliveredPerSecond),
+      recieve_count: whole(rates.receivedPerSecond),
+      message_count: messageCount,
+      topics_deliver: wholeEach(rates.deliveredPerSecondByTopic),
+      topics_recieve: wholeEach(rates.receivedPerSecondByTopic),
+      groups: broker.sessions.groups(),
+      accept_limiter: [whole(Math.max(0, rates.receivedPerSecond - rates.throttledPerSecond)), broker.settings.acceptPermitsPerSecond],
+      deliver_go: null,
+      scheduled_in_memory: broker.scheduledInMemory,
+      uncommitted: store.uncommitted,
+      dead_letters: store.deadLetters,
+    },
+    network: {
+      read_count: null,
+      read_bytes: whole(rates.readBytesPerSecond),
+      write_count: null,
+      write_bytes: whole(rates.writtenBytesPerSecond),
+      connections: broker.connectionCount,
+    },
+  }
+}
+
+export interface KiteQBinds {
+  topic_2_groups: Record<string, string[]>
+  /** topic → group → [deliveries since the last /binds call, permits per second] */
+  topic_limiters: Record<string, Record<string, [number, number]>>
+}
+
+/** /binds. Reading it resets the limiters' "since last call" counts, as in KiteQ. */
+export function kiteqBinds(broker: ObservedBroker): KiteQBinds {
+  const topicToGroups: Record<string, string[]> = {}
+  for (const [topic, bindings] of Object.entries(broker.exchanger.snapshot())) {
+    topicToGroups[topic] = [...new Set(bindings.map((b) => b.groupId))].sort()
+  }
+  return { topic_2_groups: topicToGroups, topic_limiters: broker.exchanger.limiterStats() }
+}
