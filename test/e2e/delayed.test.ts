@@ -151,7 +151,7 @@ test('delayed tx: committed before deliverAt fires at deliverAt; committed after
   await close()
 })
 
-for (const scheme of ['sqlite']) {
+for (const scheme of ['sqlite', 'file']) {
   test(`restart (${scheme}): messages due during downtime fire at once; acknowledged ones never again; per-topic dead-letter policy`, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), `kiteq-restart-${scheme}-`))
     const uri = scheme === 'sqlite' ? `sqlite://${join(dir, 'k.db')}` : `file://${dir}`
