@@ -131,33 +131,6 @@ wait_ready() {
   done
 }
 
-stop() {
-  local t0 pid
-  t0=$(now_ns)
-  pid=$(current_pid)
-  if [ -z "$pid" ]; then
-    rm -f "$PIDFILE"
-    echo "$NAME not running"
-    return 0
-  fi
-  stop_pid "$NAME" "$pid" 30
-  rm -f "$PIDFILE"
-  echo "$NAME stopped ($(elapsed_since "$t0"))"
-}
+STOP_TIMEOUT=30
 
-status() {
-  local pid
-  pid=$(current_pid)
-  if [ -z "$pid" ]; then echo "$NAME stopped"; return 3; fi
-  if healthy && port_owned_by "$PORT" "$pid"; then echo "$NAME running on $KITEQ_HOST:$PORT (pid $pid)"; return 0; fi
-  echo "$NAME pid $pid is not answering on $KITEQ_HOST:$PORT"
-  return 1
-}
-
-case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
-  restart) stop >/dev/null; start ;;
-  status) status ;;
-  *) echo "usage: $0 {start|stop|restart|status}" >&2; exit 2 ;;
-esac
+service_main "$@"

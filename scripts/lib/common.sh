@@ -169,3 +169,38 @@ mvn_copy_deps() {
     mv "$dest.tmp" "$dest"
   ) 8>"$(dirname "$dest")/.mvn.lock" || die "$name" "mvn dependency:copy-dependencies failed for $pom" "$log"
 }
+
+# --- the part of every service script that is the same ------------------------------------------
+# A service script defines NAME, PORT, STOP_TIMEOUT (seconds), current_pid, healthy and start,
+# then ends with: service_main "$@"
+
+service_stop() {
+  local t0 pid
+  t0=$(now_ns)
+  pid=$(current_pid)
+  if [ -z "$pid" ]; then
+    echo "$NAME not running"
+    return 0
+  fi
+  stop_pid "$NAME" "$pid" "$STOP_TIMEOUT"
+  echo "$NAME stopped ($(elapsed_since "$t0"))"
+}
+
+service_status() {
+  local pid
+  pid=$(current_pid)
+  if [ -z "$pid" ]; then echo "$NAME stopped"; return 3; fi
+  if healthy && port_owned_by "$PORT" "$pid"; then echo "$NAME running on $KITEQ_HOST:$PORT (pid $pid)"; return 0; fi
+  echo "$NAME pid $pid is not answering on $KITEQ_HOST:$PORT"
+  return 1
+}
+
+service_main() {
+  case "${1:-}" in
+    start) start ;;
+    stop) service_stop ;;
+    restart) service_stop >/dev/null; start ;;
+    status) service_status ;;
+    *) echo "usage: $0 {start|stop|restart|status}" >&2; exit 2 ;;
+  esac
+}
