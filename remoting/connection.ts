@@ -22,6 +22,12 @@ import { FrameDecoder } from '../protocol/frame-decoder.ts'
 import { silentLogger, type Logger } from '../protocol/logger.ts'
 import type { MessageCodec } from '../protocol/schema.ts'
 
+/** Frames read and written, shared by the connections of one server (KiteQ's read/write counts). */
+export interface TrafficCounters {
+  framesRead: number
+  framesWritten: number
+}
+
 export interface ConnectionOptions {
   /** Largest frame body accepted or sent. */
   maxBodyBytes?: number
@@ -34,6 +40,8 @@ export interface ConnectionOptions {
   logger?: Logger
   /** A name for logs, e.g. the remote address. */
   label?: string
+  /** Counters this connection adds its frames to. */
+  traffic?: TrafficCounters
 }
 
 export const connectionDefaults = {
@@ -67,6 +75,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   readonly #maxQueuedBytes: number
   readonly #requestTimeoutMs: number
   readonly #pending = new Map<number, Pending>()
+  readonly #traffic: TrafficCounters | undefined
   #onFrame: FrameHandler = () => {}
   #queue: Buffer[] = []
   #queuedBytes = 0
@@ -85,6 +94,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#flushThresholdBytes = options.flushThresholdBytes ?? connectionDefaults.flushThresholdBytes
     this.#maxQueuedBytes = options.maxQueuedBytes ?? connectionDefaults.maxQueuedBytes
     this.#requestTimeoutMs = options.requestTimeoutMs ?? connectionDefaults.requestTimeoutMs
+    this.#traffic = options.traffic
     this.#decoder = new FrameDecoder((frame) => this.#dispatch(frame), { maxBodyBytes: this.maxBodyBytes })
 
     stream.on('data', (chunk: Buffer) => this.#receive(chunk))
@@ -138,6 +148,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     this.#queue.push(frame)
     this.#queuedBytes += frame.length
+    if (this.#traffic !== undefined) this.#traffic.framesWritten++
     if (this.#waitingForDrain) return
     if (this.#queuedBytes >= this.#flushThresholdBytes) this.#flush()
     else if (!this.#flushScheduled) {
@@ -241,6 +252,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   #dispatch(frame: Frame): void {
     if (this.#closed) return
+    if (this.#traffic !== undefined) this.#traffic.framesRead++
     const pending = this.#pending.get(frame.opaque)
     if (pending !== undefined && pending.responseCmd === frame.cmdType) {
       this.#pending.delete(frame.opaque)

@@ -1,5 +1,5 @@
 export { Connection, connectionDefaults } from './connection.ts'
-export type { ConnectionEvents, ConnectionOptions, FrameHandler } from './connection.ts'
+export type { ConnectionEvents, ConnectionOptions, FrameHandler, TrafficCounters } from './connection.ts'
 export { ClientConnection, heartbeatDefaults, reconnectDefaults } from './client-connection.ts'
 export type { ClientConnectionEvents, ClientConnectionOptions, HeartbeatOptions, ReconnectOptions } from './client-connection.ts'
 export { configureSocket, listenTcp } from './tcp-server.ts'

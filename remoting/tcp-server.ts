@@ -1,6 +1,6 @@
 /** A TCP listener that wraps every accepted socket in a Connection. */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
-import { Connection, type ConnectionOptions } from './connection.ts'
+import { Connection, type ConnectionOptions, type TrafficCounters } from './connection.ts'
 
 export interface TcpServerOptions extends ConnectionOptions {
   host: string
@@ -13,6 +13,8 @@ export interface TcpServer {
   readonly port: number
   /** Live connections. */
   readonly connections: ReadonlySet<Connection>
+  /** Frames read and written by every connection since the server started. */
+  readonly traffic: Readonly<TrafficCounters>
   /** Stops accepting; open connections are left to the caller (see closeAll). */
   stopAccepting(): Promise<void>
   /** Closes every open connection (gracefully unless a reason is given). */
@@ -26,10 +28,11 @@ export function configureSocket(socket: Socket): void {
 
 export function listenTcp(options: TcpServerOptions): Promise<TcpServer> {
   const connections = new Set<Connection>()
+  const traffic: TrafficCounters = { framesRead: 0, framesWritten: 0 }
   const server: Server = createServer((socket) => {
     configureSocket(socket)
     const label = `${socket.remoteAddress}:${socket.remotePort}`
-    const connection = new Connection(socket, { ...options, label })
+    const connection = new Connection(socket, { ...options, label, traffic })
     connections.add(connection)
     connection.once('close', () => connections.delete(connection))
     options.onConnection(connection, socket)
@@ -43,6 +46,7 @@ export function listenTcp(options: TcpServerOptions): Promise<TcpServer> {
         host: address.address,
         port: address.port,
         connections,
+        traffic,
         stopAccepting: () => new Promise<void>((done) => server.close(() => done())),
         closeAll: (reason?: Error) => {
           for (const c of [...connections]) c.close(reason)

@@ -177,6 +177,11 @@ export class KiteQServer implements BrokerContext {
     return this.#scheduler.inMemory
   }
 
+  /** Frames read and written on the broker port (zeros before start). */
+  get traffic(): { framesRead: number; framesWritten: number } {
+    return this.#tcp?.traffic ?? { framesRead: 0, framesWritten: 0 }
+  }
+
   get connectionCount(): number {
     return this.#tcp?.connections.size ?? 0
   }

@@ -25,9 +25,9 @@ export interface KiteQStat {
     dead_letters: number
   }
   network: {
-    read_count: number | null
+    read_count: number
     read_bytes: number
-    write_count: number | null
+    write_count: number
     write_bytes: number
     connections: number
   }
@@ -61,9 +61,9 @@ export function kiteqStat(broker: ObservedBroker, rates: Rates, store: StoreStat
       dead_letters: store.deadLetters,
     },
     network: {
-      read_count: null,
+      read_count: whole(rates.readFramesPerSecond),
       read_bytes: whole(rates.readBytesPerSecond),
-      write_count: null,
+      write_count: whole(rates.writtenFramesPerSecond),
       write_bytes: whole(rates.writtenBytesPerSecond),
       connections: broker.connectionCount,
     },

@@ -57,7 +57,7 @@ export async function startOperatorView(options: OperatorViewOptions): Promise<O
   const network = new NetworkCounters(broker.address.port)
   const storeStats = new StoreStatsCache(broker.store, options.storeStatsMaxAgeMs)
   const sampler = new RateSampler({
-    read: () => sampleCounters(broker.stats, network, performance.now()),
+    read: () => sampleCounters(broker.stats, network, performance.now(), broker.traffic),
     ...(options.sampleIntervalMs !== undefined ? { intervalMs: options.sampleIntervalMs } : {}),
   })
   const snapshotter = new Snapshotter({

@@ -13,6 +13,8 @@ export interface CounterSample {
   throttled: number
   readBytes: number
   writtenBytes: number
+  framesRead: number
+  framesWritten: number
   receivedByTopic: ReadonlyMap<string, number>
   deliveredByTopic: ReadonlyMap<string, number>
 }
@@ -25,11 +27,15 @@ export interface Rates {
   throttledPerSecond: number
   readBytesPerSecond: number
   writtenBytesPerSecond: number
+  readFramesPerSecond: number
+  writtenFramesPerSecond: number
   receivedPerSecondByTopic: Record<string, number>
   deliveredPerSecondByTopic: Record<string, number>
 }
 
-export function sampleCounters(stats: BrokerStats, network: NetworkCounters | undefined, atMs: number): CounterSample {
+export function sampleCounters(
+  stats: BrokerStats, network: NetworkCounters | undefined, atMs: number, traffic = { framesRead: 0, framesWritten: 0 },
+): CounterSample {
   const net = network?.totals()
   return {
     atMs,
@@ -38,6 +44,8 @@ export function sampleCounters(stats: BrokerStats, network: NetworkCounters | un
     throttled: stats.totals.throttled,
     readBytes: net?.readBytes ?? 0,
     writtenBytes: net?.writtenBytes ?? 0,
+    framesRead: traffic.framesRead,
+    framesWritten: traffic.framesWritten,
     receivedByTopic: new Map(stats.receivedByTopic),
     deliveredByTopic: new Map(stats.deliveredByTopic),
   }
@@ -45,7 +53,7 @@ export function sampleCounters(stats: BrokerStats, network: NetworkCounters | un
 
 const noRates: Rates = {
   intervalMs: 0, receivedPerSecond: 0, deliveredPerSecond: 0, throttledPerSecond: 0, readBytesPerSecond: 0,
-  writtenBytesPerSecond: 0, receivedPerSecondByTopic: {}, deliveredPerSecondByTopic: {},
+  writtenBytesPerSecond: 0, readFramesPerSecond: 0, writtenFramesPerSecond: 0, receivedPerSecondByTopic: {}, deliveredPerSecondByTopic: {},
 }
 
 /** Rates between two samples; a counter that went down (a restart) counts from zero. */
@@ -65,6 +73,8 @@ export function ratesBetween(prev: CounterSample, cur: CounterSample): Rates {
     throttledPerSecond: perSecond(prev.throttled, cur.throttled),
     readBytesPerSecond: perSecond(prev.readBytes, cur.readBytes),
     writtenBytesPerSecond: perSecond(prev.writtenBytes, cur.writtenBytes),
+    readFramesPerSecond: perSecond(prev.framesRead, cur.framesRead),
+    writtenFramesPerSecond: perSecond(prev.framesWritten, cur.framesWritten),
     receivedPerSecondByTopic: byKey(prev.receivedByTopic, cur.receivedByTopic),
     deliveredPerSecondByTopic: byKey(prev.deliveredByTopic, cur.deliveredByTopic),
   }

@@ -30,13 +30,15 @@ test('trends: per-minute rates between snapshots, a restart counts from zero, ne
 
 test('rates: per second over the sampled interval, per topic, restarts count from zero', (t) => {
   const sample = (atMs: number, received: number, byTopic: Record<string, number>): CounterSample => ({
-    atMs, received, delivered: 0, throttled: 0, readBytes: received * 10, writtenBytes: 0,
+    atMs, received, delivered: 0, throttled: 0, readBytes: received * 10, writtenBytes: 0, framesRead: received * 2, framesWritten: received,
     receivedByTopic: new Map(Object.entries(byTopic)), deliveredByTopic: new Map(),
   })
   const r = ratesBetween(sample(1000, 10, { a: 10 }), sample(1500, 60, { a: 40, b: 20 }))
   t.is(r.intervalMs, 500)
   t.is(r.receivedPerSecond, 100)
   t.is(r.readBytesPerSecond, 1000)
+  t.is(r.readFramesPerSecond, 200)
+  t.is(r.writtenFramesPerSecond, 100)
   t.deepEqual(r.receivedPerSecondByTopic, { a: 60, b: 40 })
   t.is(ratesBetween(sample(0, 50, {}), sample(1000, 7, {})).receivedPerSecond, 7)
 })
