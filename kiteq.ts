@@ -198,9 +198,12 @@ export function topicList(spec: string): string[] {
 }
 
 /** The Kafka bridge the flags ask for, if any (not started). */
-export function createKafkaBridge(o: CliOptions, logger: Logger): KafkaBridge | undefined {
+export function createKafkaBridge(o: CliOptions, logger: Logger, metrics?: BrokerMetrics): KafkaBridge | undefined {
   const kafka = kafkaFromFlags(o, topicList(o.topics))
-  return kafka === undefined ? undefined : new KafkaBridge({ ...kafka, logger })
+  if (kafka === undefined) return undefined
+  const onForward = metrics === undefined ? undefined
+    : (topic: string, ok: boolean) => (ok ? metrics.kafkaForwarded(topic, 1) : metrics.kafkaFailed(topic, 1))
+  return new KafkaBridge({ ...kafka, logger, ...(onForward ? { onForward } : {}) })
 }
 
 export function createServer(o: CliOptions, logger: Logger, deliveryTargets?: readonly KafkaDeliveryTarget[], metrics?: BrokerMetrics): KiteQServer {
@@ -233,8 +236,8 @@ async function main(): Promise<void> {
     options = parseCli(process.argv.slice(2))
     if ((options as unknown as { help?: boolean }).help) return
     const logger = pino({ level: options.logLevel }) as unknown as Logger
-    const bridge = createKafkaBridge(options, logger)
     const metrics = options.pport > 0 ? new BrokerMetrics() : undefined
+    const bridge = createKafkaBridge(options, logger, metrics)
     server = createServer(options, logger, bridge?.deliveryTargets, metrics)
     let view: OperatorView | undefined
     let stopping = false

@@ -40,6 +40,8 @@ export interface KafkaBridgeOptions extends Partial<Tuning> {
   brokers: readonly string[]
   routes: readonly KafkaRoute[]
   logger?: Logger
+  /** Told the outcome of every forward, by KiteQ topic (the operator's /metrics counts them). */
+  onForward?: (topic: string, ok: boolean) => void
 }
 
 export interface KafkaDeliveryTarget {
@@ -52,12 +54,14 @@ export class KafkaBridge {
   readonly groups: readonly KafkaGroup[]
   readonly #link: ProducerLink
   readonly #outbox: Outbox
+  readonly #onForward: ((topic: string, ok: boolean) => void) | undefined
   #started = false
 
   constructor(options: KafkaBridgeOptions) {
     const o: Tuning = { ...kafkaBridgeDefaults, ...options }
     const logger = (options.logger ?? silentLogger).child({ component: 'kafka' })
     this.groups = kafkaGroups(options.routes)
+    this.#onForward = options.onForward
     const linkOptions: ProducerLinkOptions = {
       brokers: options.brokers, clientId: o.clientId, logger, connectionTimeoutMs: o.connectionTimeoutMs,
       requestTimeoutMs: o.requestTimeoutMs, sendTimeoutMs: o.sendTimeoutMs,
@@ -79,7 +83,11 @@ export class KafkaBridge {
       bindings: g.bindings,
       target: {
         busyForMs: () => this.busyForMs(),
-        deliver: (m) => this.#outbox.enqueue(g.kafkaTopic, m),
+        deliver: (m) => {
+          const forwarded = this.#outbox.enqueue(g.kafkaTopic, m)
+          const report = this.#onForward
+          return report === undefined ? forwarded : forwarded.then((ok) => (report(m.topic, ok), ok))
+        },
       },
     }))
   }

@@ -203,7 +203,11 @@ test.serial('10 000 messages arrive in the mapped Kafka topic with key, headers 
   const kafkaTopic = kafkaTopicName('kiteq.pay')
   await createTopics(admin, [kafkaTopic])
   // Regx for pay-*, Direct for refund, both into one Kafka topic; 'other' goes nowhere
-  const bridge = new KafkaBridge({ brokers: [kafkaAddress()], routes: parseKafkaRoutes(`${topic}/~^pay-:${kafkaTopic},${topic}/=refund:${kafkaTopic}`) })
+  const reported = { ok: 0, failed: 0, otherTopic: 0 }
+  const bridge = new KafkaBridge({
+    brokers: [kafkaAddress()], routes: parseKafkaRoutes(`${topic}/~^pay-:${kafkaTopic},${topic}/=refund:${kafkaTopic}`),
+    onForward: (kiteqTopic, ok) => (kiteqTopic !== topic ? reported.otherTopic++ : ok ? reported.ok++ : reported.failed++),
+  })
   bridge.start()
   const broker = await startBroker({ topics: [topic], deliveryTargets: bridge.deliveryTargets })
   const publisherGroup = randomName('p')
@@ -259,6 +263,7 @@ test.serial('10 000 messages arrive in the mapped Kafka topic with key, headers 
   const duplicates = reader.records.length - reader.seen.size
   t.log(`${reader.records.length} records for ${sent.size} messages (${duplicates} duplicates), ${others} unrouted messages not forwarded; ${bridge.counters.requests} produce requests`)
   t.is(duplicates, 0, 'no failure happened, so no copy either')
+  t.deepEqual(reported, { ok: sent.size, failed: 0, otherTopic: 0 }, 'every forward reported by KiteQ topic (what /metrics counts)')
   t.true(bridge.counters.requests < 5_000, 'batched, not one request per message')
   await eventually(async () => ((await broker.server.store.stats()).pendingByTopic[topic] ?? 0) === 0, 10_000, 'every forwarded message is done in the store')
 
