@@ -29,14 +29,14 @@ import {
   encodePruneSnapshots, encodeSave, encodeSnapshot, encodeState, RecordReader, type MessageState,
 } from './file/record-codec.ts'
 import { recoverSegments } from './file/recovery.ts'
-import { SegmentLog, listSegments, type FsyncPolicy } from './file/segment-log.ts'
+import { SegmentLog, listSegments } from './file/segment-log.ts'
+import type { FsyncPolicy } from './message-store.ts'
 import { StoreState } from './file/store-state.ts'
 import {
   StoreError, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore, type StatSnapshot,
   type StoreStats, type StoredBindings, type StoredMessage,
 } from './message-store.ts'
 
-export type { FsyncPolicy }
 
 export interface FileStoreOptions {
   dir: string

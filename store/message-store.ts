@@ -6,6 +6,12 @@
 import { ErrorCodes, KiteQError, type KiteQErrorOptions } from '../protocol/errors.ts'
 import type { Header } from '../protocol/header.ts'
 
+/**
+ * When a durable backend forces its writes to the disk: every batch (survives power loss),
+ * every few ms, or when the OS decides. All of them survive a process kill.
+ */
+export type FsyncPolicy = 'batch' | 'interval' | 'never'
+
 export class StoreError extends KiteQError {
   constructor(message: string, options: KiteQErrorOptions & { full?: boolean } = {}) {
     super(options.full ? ErrorCodes.STORE_FULL : ErrorCodes.STORE, message, { retriable: true, ...options })

@@ -20,11 +20,10 @@ import { decodeHeader, headerSize, writeHeader, type Header } from '../protocol/
 import { silentLogger, type Logger } from '../protocol/logger.ts'
 import { ProtoWriter } from '../protocol/wire.ts'
 import {
-  StoreError, redriven, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
+  StoreError, redriven, type DeadLetter, type FsyncPolicy, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
   type StatSnapshot, type StoreStats, type StoredBindings, type StoredMessage,
 } from './message-store.ts'
 
-export type FsyncPolicy = 'batch' | 'interval' | 'never'
 
 export interface SqliteStoreOptions {
   path: string

@@ -21,10 +21,8 @@
 import fs from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from '../../protocol/logger.ts'
-import { StoreError } from '../message-store.ts'
+import { StoreError, type FsyncPolicy } from '../message-store.ts'
 import { FRAME_HEADER_BYTES, checkFrame, type FrameCheck } from './record-codec.ts'
-
-export type FsyncPolicy = 'batch' | 'interval' | 'never'
 
 export interface SegmentLogOptions {
   dir: string
