@@ -49,6 +49,20 @@ interface ReadRecord {
 }
 
 /** Reads a Kafka topic from the beginning; `seen` counts copies per key. */
+/** A fresh Kafka topic for one test and the admin that made it; drop() deletes it and disconnects. */
+async function freshKafkaTopic(prefix: string, numPartitions = 3) {
+  const kafka = kafkaClient()
+  const admin = kafka.admin()
+  await admin.connect()
+  const kafkaTopic = kafkaTopicName(prefix)
+  await createTopics(admin, [kafkaTopic], numPartitions)
+  const drop = async () => {
+    await admin.deleteTopics({ topics: [kafkaTopic] }).catch(() => {})
+    await admin.disconnect()
+  }
+  return { kafka, admin, kafkaTopic, drop }
+}
+
 async function startReader(kafka: Kafka, topic: string) {
   const consumer = kafka.consumer({ groupId: randomName('reader'), maxWaitTimeInMs: 100 })
   await consumer.connect()
@@ -196,12 +210,8 @@ const quickReconnect = { heartbeat: false as const, reconnect: { initialDelayMs:
 
 test.serial('10 000 messages arrive in the mapped Kafka topic with key, headers and body intact; routes filter by messageType', async (t) => {
   t.timeout(120_000)
-  const kafka = kafkaClient()
-  const admin = kafka.admin()
-  await admin.connect()
+  const { kafka, kafkaTopic, drop } = await freshKafkaTopic('kiteq.pay')
   const topic = randomName('kq')
-  const kafkaTopic = kafkaTopicName('kiteq.pay')
-  await createTopics(admin, [kafkaTopic])
   // Regx for pay-*, Direct for refund, both into one Kafka topic; 'other' goes nowhere
   const reported = { ok: 0, failed: 0, otherTopic: 0 }
   const bridge = new KafkaBridge({
@@ -271,18 +281,13 @@ test.serial('10 000 messages arrive in the mapped Kafka topic with key, headers 
   await producer.close()
   await broker.server.stop()
   await bridge.stop()
-  await admin.deleteTopics({ topics: [kafkaTopic] }).catch(() => {})
-  await admin.disconnect()
+  await drop()
 })
 
 test.serial('a delayed message reaches Kafka no earlier than its deliverAt', async (t) => {
   t.timeout(60_000)
-  const kafka = kafkaClient()
-  const admin = kafka.admin()
-  await admin.connect()
+  const { kafka, kafkaTopic, drop } = await freshKafkaTopic('kiteq.delay', 1)
   const topic = randomName('kq')
-  const kafkaTopic = kafkaTopicName('kiteq.delay')
-  await createTopics(admin, [kafkaTopic], 1)
   const bridge = new KafkaBridge({ brokers: [kafkaAddress()], routes: parseKafkaRoutes(`${topic}:${kafkaTopic}`) })
   bridge.start()
   const broker = await startBroker({ topics: [topic], deliveryTargets: bridge.deliveryTargets })
@@ -305,18 +310,13 @@ test.serial('a delayed message reaches Kafka no earlier than its deliverAt', asy
   await producer.close()
   await broker.server.stop()
   await bridge.stop()
-  await admin.deleteTopics({ topics: [kafkaTopic] }).catch(() => {})
-  await admin.disconnect()
+  await drop()
 })
 
 test.serial('broker killed with SIGKILL mid-forward: every acknowledged message reaches Kafka (duplicates counted)', async (t) => {
   t.timeout(180_000)
-  const kafka = kafkaClient()
-  const admin = kafka.admin()
-  await admin.connect()
+  const { kafka, admin, kafkaTopic, drop } = await freshKafkaTopic('kiteq.crash')
   const topic = randomName('kq')
-  const kafkaTopic = kafkaTopicName('kiteq.crash')
-  await createTopics(admin, [kafkaTopic])
   const db = `sqlite://${join(mkdtempSync(join(tmpdir(), 'kiteq-kafka-crash-')), 'k.db')}`
   // a watermark of 500/s keeps a backlog behind the publisher however slow the machine: the kill lands mid-forward
   const broker = new CliBroker(await freePort(), [`-topics=${topic}`, `-db=${db}`, `-kafka=${kafkaAddress()}`, `-kafkaRoutes=${topic}:${kafkaTopic}@500`])
@@ -346,8 +346,7 @@ test.serial('broker killed with SIGKILL mid-forward: every acknowledged message 
   await reader.stop()
   await client.close()
   await broker.kill('SIGTERM')
-  await admin.deleteTopics({ topics: [kafkaTopic] }).catch(() => {})
-  await admin.disconnect()
+  await drop()
 })
 
 test.serial('[outage] Kafka down for 30 s under load: local consumers keep receiving, memory stays bounded, every acknowledged message reaches Kafka', async (t) => {
