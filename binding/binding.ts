@@ -87,6 +87,17 @@ function invalid(where: string, what: string): KiteQError {
   return new KiteQError(ErrorCodes.INVALID_ARGUMENT, `${where} ${what}`)
 }
 
+/** Bindings grouped by their topic or their group, in first-seen order. */
+export function groupBindings(bindings: readonly Binding[], by: 'topic' | 'groupId'): Map<string, Binding[]> {
+  const groups = new Map<string, Binding[]>()
+  for (const b of bindings) {
+    const list = groups.get(b[by])
+    if (list === undefined) groups.set(b[by], [b])
+    else list.push(b)
+  }
+  return groups
+}
+
 /** KiteQ's bindType names in its YAML registry (case-insensitive; anything else is direct). */
 export function bindTypeFromName(name: unknown): BindTypeValue {
   const n = String(name ?? '').toLowerCase()

@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../protocol/logger.ts'
 import { silentLogger } from '../protocol/logger.ts'
-import { bindingMatches, type Binding } from './binding.ts'
+import { bindingMatches, groupBindings, type Binding } from './binding.ts'
 import { TokenBucket } from './rate-limiter.ts'
 
 /** One group a message must reach, with the binding that matched it. */
@@ -59,8 +59,7 @@ export class Exchanger {
 
   /** Replaces everything `source` says about `topic` (grouped by groupId). */
   replaceTopic(source: string, topic: string, bindings: readonly Binding[]): void {
-    const byGroup = new Map<string, Binding[]>()
-    for (const b of bindings) byGroup.set(b.groupId, [...(byGroup.get(b.groupId) ?? []), b])
+    const byGroup = groupBindings(bindings, 'groupId')
     for (const groupId of this.groupsOf(topic)) if (!byGroup.has(groupId)) this.setBindings(source, topic, groupId, [])
     for (const [groupId, list] of byGroup) this.setBindings(source, topic, groupId, list)
   }

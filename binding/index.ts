@@ -1,6 +1,6 @@
 export {
   BINDING_VERSION, BindType, bindDirect, bindFanout, bindRegx, bindTypeFromName, bindingMatches, bindingsFromJson,
-  bindingsToJson, compileMessageTypePattern,
+  bindingsToJson, compileMessageTypePattern, groupBindings,
 } from './binding.ts'
 export type { BindTypeValue, Binding } from './binding.ts'
 export { FileRegistry, parseRegistryYaml } from './file-registry.ts'

@@ -3,7 +3,7 @@
  * brokers run without a registry. A client can only bind its own group, on topics this broker
  * serves; the answer names anything ignored.
  */
-import { bindingsFromJson, bindingsToJson, type Binding } from '../binding/binding.ts'
+import { bindingsFromJson, bindingsToJson, groupBindings, type Binding } from '../binding/binding.ts'
 import type { Handler } from '../pipe/pipeline.ts'
 import { Cmd } from '../protocol/commands.ts'
 import { BindAckCodec, BindRequestCodec } from '../protocol/extensions.ts'
@@ -23,12 +23,8 @@ export function createBindHandler(broker: BrokerContext): Handler<PacketContext>
       reply(false, (err as Error).message)
       return
     }
-    const byTopic = new Map<string, Binding[]>()
-    const ignored = new Set<string>()
-    for (const b of bindings) {
-      if (!broker.isServedTopic(b.topic)) ignored.add(b.topic)
-      else byTopic.set(b.topic, [...(byTopic.get(b.topic) ?? []), { ...b, groupId }])
-    }
+    const ignored = new Set(bindings.filter((b) => !broker.isServedTopic(b.topic)).map((b) => b.topic))
+    const byTopic = groupBindings(bindings.filter((b) => !ignored.has(b.topic)).map((b) => ({ ...b, groupId })), 'topic')
     for (const [topic, list] of byTopic) {
       broker.exchanger.setBindings(CLIENT_BINDING_SOURCE, topic, groupId, list)
       // kept in the store so a restarted broker still routes to a group that is offline

@@ -2,7 +2,7 @@
  * KiteQServer wires the broker together: the TCP transport, the handler chains, the store, the
  * binding sources and the scheduler, and owns the in-flight bookkeeping and shutdown.
  */
-import { bindingsFromJson, type Binding } from '../binding/binding.ts'
+import { bindingsFromJson, groupBindings, type Binding } from '../binding/binding.ts'
 import { Exchanger } from '../binding/exchanger.ts'
 import type { BindingRegistry } from '../binding/registry.ts'
 import { CLIENT_BINDING_SOURCE } from '../handler/bind.ts'
@@ -143,9 +143,7 @@ export class KiteQServer implements BrokerContext {
     }
     for (const t of options.deliveryTargets ?? []) {
       this.#targets.set(t.groupId, t.target)
-      const byTopic = new Map<string, Binding[]>()
-      for (const b of t.bindings) byTopic.set(b.topic, [...(byTopic.get(b.topic) ?? []), b])
-      for (const [topic, list] of byTopic) this.exchanger.setBindings('target', topic, t.groupId, list)
+      for (const [topic, list] of groupBindings(t.bindings, 'topic')) this.exchanger.setBindings('target', topic, t.groupId, list)
     }
     this.#scheduler = new Scheduler({
       ...options.scheduler,

@@ -17,10 +17,11 @@ function tmp(): string {
 
 async function brokerWithRegistry(topic: string, group: string, messageType: string, extra: Record<string, unknown> = {}) {
   const registryPath = join(tmp(), 'registry.yaml')
-  writeRegistry([], [bindDirect(group, topic, messageType, 0, true)], registryPath)
+  const bindings = [bindDirect(group, topic, messageType, 0, true)]
+  writeRegistry([], bindings, registryPath)
   const registry = fileRegistry(registryPath)
   const broker = await startBroker({ topics: [topic], registry, ...extra })
-  writeRegistry([{ address: broker.address, topics: [topic] }], [bindDirect(group, topic, messageType, 0, true)], registryPath)
+  writeRegistry([{ address: broker.address, topics: [topic] }], bindings, registryPath)
   return { ...broker, registry: `file://${registryPath}` }
 }
 
