@@ -22,7 +22,7 @@ import type { ConnectionOptions } from '../remoting/connection.ts'
 import { listenTcp, type TcpServer } from '../remoting/tcp-server.ts'
 import { BrokerStats } from '../stat/broker-stats.ts'
 import { MemoryStore } from '../store/memory-store.ts'
-import type { DeadLetter, DeadLetterQuery, DueEntry, MessageStore, StoredMessage } from '../store/message-store.ts'
+import { messageKey, type DeadLetter, type DeadLetterQuery, type DueEntry, type MessageStore, type StoredMessage } from '../store/message-store.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { windowedRetryPolicy, type RetryPolicy } from './retry-policy.ts'
 import { RecentSet } from './recent-set.ts'
@@ -91,7 +91,6 @@ export function parseHostPort(address: string, what = 'address'): { host: string
   return { host, port }
 }
 
-const keyOf = (topic: string, messageId: string) => `${topic}\u0000${messageId}`
 
 export class KiteQServer implements BrokerContext {
   readonly settings: HandlerSettings
@@ -292,7 +291,7 @@ export class KiteQServer implements BrokerContext {
   }
 
   deliver(message: StoredMessage, options: { fly?: boolean } = {}): void {
-    const key = keyOf(message.topic, message.messageId)
+    const key = messageKey(message.topic, message.messageId)
     if (this.#inFlight.has(key) || this.#stopping) return
     const work = this.#runDelivery(message, options.fly ?? false).finally(() => this.#inFlight.delete(key))
     this.#inFlight.set(key, work)
@@ -304,15 +303,15 @@ export class KiteQServer implements BrokerContext {
   }
 
   markDelivered(topic: string, messageId: string): void {
-    this.#delivered.add(keyOf(topic, messageId))
+    this.#delivered.add(messageKey(topic, messageId))
   }
 
   wasDelivered(topic: string, messageId: string): boolean {
-    return this.#delivered.has(keyOf(topic, messageId))
+    return this.#delivered.has(messageKey(topic, messageId))
   }
 
   async deliverySettled(topic: string, messageId: string): Promise<void> {
-    await this.#inFlight.get(keyOf(topic, messageId))?.catch(() => {})
+    await this.#inFlight.get(messageKey(topic, messageId))?.catch(() => {})
   }
 
   // ------------------------------------------------------------------------------- internals
@@ -347,7 +346,7 @@ export class KiteQServer implements BrokerContext {
         this.#dueQueue = this.#dueQueue.slice(this.#dueHead)
         this.#dueHead = 0
       }
-      const key = keyOf(entry.topic, entry.messageId)
+      const key = messageKey(entry.topic, entry.messageId)
       if (this.#inFlight.has(key)) continue
       this.#activeDue++
       const work = this.#handleDue(entry)

@@ -7,7 +7,7 @@
  * only the buckets they span, however many messages wait further ahead.
  */
 import {
-  StoreError, compareDue, redriven, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
+  StoreError, compareDue, messageKey, redriven, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
   type StatSnapshot, type StoreStats, type StoredBindings, type StoredMessage,
 } from './message-store.ts'
 
@@ -22,7 +22,6 @@ export const memoryStoreDefaults = { maxMessages: 1_000_000, maxBytes: 1024 * 10
 
 const BUCKET_MS = 60_000
 
-const keyOf = (topic: string, messageId: string) => `${topic}\u0000${messageId}`
 
 function copyOf(m: StoredMessage): StoredMessage {
   return { ...m, succGroups: [...m.succGroups], failGroups: [...m.failGroups] }
@@ -52,7 +51,7 @@ export class MemoryStore implements MessageStore {
   async stop(): Promise<void> {}
 
   async save(message: StoredMessage): Promise<void> {
-    const key = keyOf(message.topic, message.messageId)
+    const key = messageKey(message.topic, message.messageId)
     if (this.#live.has(key)) throw new StoreError(`message ${message.messageId} is already stored`)
     if (this.#live.size + this.#dead.size >= this.#maxMessages) {
       throw new StoreError(`memory store full: ${this.#maxMessages} messages`, { full: true })
@@ -68,19 +67,19 @@ export class MemoryStore implements MessageStore {
   }
 
   async get(topic: string, messageId: string): Promise<StoredMessage | undefined> {
-    const m = this.#live.get(keyOf(topic, messageId))
+    const m = this.#live.get(messageKey(topic, messageId))
     return m === undefined ? undefined : copyOf(m)
   }
 
   async commit(topic: string, messageId: string): Promise<boolean> {
-    const m = this.#live.get(keyOf(topic, messageId))
+    const m = this.#live.get(messageKey(topic, messageId))
     if (m === undefined) return false
     m.commit = true
     return true
   }
 
   async rollback(topic: string, messageId: string): Promise<boolean> {
-    const key = keyOf(topic, messageId)
+    const key = messageKey(topic, messageId)
     const m = this.#live.get(key)
     if (m === undefined || m.commit) return false
     this.#remove(key, m)
@@ -88,7 +87,7 @@ export class MemoryStore implements MessageStore {
   }
 
   async updateDelivery(topic: string, messageId: string, update: DeliveryUpdate): Promise<void> {
-    const key = keyOf(topic, messageId)
+    const key = messageKey(topic, messageId)
     const m = this.#live.get(key)
     if (m === undefined) return
     this.#unindex(key, m)
@@ -101,7 +100,7 @@ export class MemoryStore implements MessageStore {
   }
 
   async reschedule(topic: string, messageId: string, deliverAtMs: number): Promise<boolean> {
-    const key = keyOf(topic, messageId)
+    const key = messageKey(topic, messageId)
     const m = this.#live.get(key)
     if (m === undefined) return false
     this.#unindex(key, m)
@@ -112,7 +111,7 @@ export class MemoryStore implements MessageStore {
   }
 
   async delete(topic: string, messageId: string): Promise<boolean> {
-    const key = keyOf(topic, messageId)
+    const key = messageKey(topic, messageId)
     const m = this.#live.get(key)
     if (m === undefined) return false
     this.#remove(key, m)
@@ -145,7 +144,7 @@ export class MemoryStore implements MessageStore {
   }
 
   async moveToDeadLetter(topic: string, messageId: string, reason: string, atMs: number): Promise<boolean> {
-    const key = keyOf(topic, messageId)
+    const key = messageKey(topic, messageId)
     const m = this.#live.get(key)
     if (m === undefined) return false
     this.#unindex(key, m)
@@ -171,7 +170,7 @@ export class MemoryStore implements MessageStore {
   }
 
   async redriveDeadLetter(topic: string, messageId: string, atMs: number): Promise<boolean> {
-    const key = keyOf(topic, messageId)
+    const key = messageKey(topic, messageId)
     const d = this.#dead.get(key)
     if (d === undefined) return false
     this.#dead.delete(key)
@@ -203,7 +202,7 @@ export class MemoryStore implements MessageStore {
   }
 
   async saveBindings(bindings: StoredBindings): Promise<void> {
-    const key = keyOf(bindings.topic, bindings.groupId)
+    const key = messageKey(bindings.topic, bindings.groupId)
     if (bindings.json.trim() === '[]') this.#bindings.delete(key)
     else this.#bindings.set(key, { ...bindings })
   }

@@ -140,6 +140,11 @@ export interface MessageStore {
   loadBindings(): Promise<StoredBindings[]>
 }
 
+/** One string for a message's (topic, id), for maps keyed by message (NUL never occurs in either). */
+export function messageKey(topic: string, messageId: string): string {
+  return `${topic}\u0000${messageId}`
+}
+
 /** Orders due entries by time, then by message id (the paging key). */
 export function compareDue(a: DueEntry, b: DueEntry): number {
   return a.nextDeliverAtMs - b.nextDeliverAtMs || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0)

@@ -24,7 +24,7 @@ import mysql, { type Pool, type RowDataPacket } from 'mysql2/promise'
 import { decodeHeader } from '../protocol/header.ts'
 import { silentLogger, type Logger } from '../protocol/logger.ts'
 import {
-  StoreError, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
+  StoreError, messageKey, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
   type StatSnapshot, type StoreStats, type StoredBindings, type StoredMessage,
 } from './message-store.ts'
 import { storeErrorFrom, withConnection } from './mysql/connection.ts'
@@ -45,7 +45,6 @@ const MAX_PREPARED_STATEMENTS = 64
 /** A redriven dead letter gets at least this long to live again (the memory store's rule). */
 const REDRIVE_MIN_TTL_SECONDS = 7 * 86400
 
-const keyOf = (topic: string, messageId: string) => `${topic}\u0000${messageId}`
 
 type DeadRow = MessageRow & { dead_reason: string | null; dead_at_ms: number | null }
 
@@ -125,7 +124,7 @@ export class MysqlStore implements MessageStore {
     const writer = this.#writerFor(message.messageId)
     const table = this.layout.messageTableFor(message.messageId)
     const values = messageValues(message, this.options.kiteServer)
-    return writer.insert(table.qualified, keyOf(message.topic, message.messageId), message.messageId, values, estimatedSqlBytes(message))
+    return writer.insert(table.qualified, messageKey(message.topic, message.messageId), message.messageId, values, estimatedSqlBytes(message))
   }
 
   commit(topic: string, messageId: string): Promise<boolean> {
@@ -153,7 +152,7 @@ export class MysqlStore implements MessageStore {
     const [clearOld, copy, remove] = this.#sql.moveToDeadLetter[hashDigit(messageId)]
     const key = [messageId, topic]
     return this.#writerFor(messageId).run(
-      keyOf(topic, messageId),
+      messageKey(topic, messageId),
       [{ sql: clearOld, values: [...key, ...key] }, { sql: copy, values: [reason, atMs, ...key] }, { sql: remove, values: key }],
       (affected) => affected[1] > 0,
     )
@@ -167,7 +166,7 @@ export class MysqlStore implements MessageStore {
     const header = encodeHeader({ ...decodeHeader(row.header, 0, row.header.length), expiredTime })
     const [copyBack, remove] = this.#sql.redrive[d]
     return this.#writerFor(messageId).run(
-      keyOf(topic, messageId),
+      messageKey(topic, messageId),
       [
         { sql: copyBack, values: [header, expiredTime, this.options.kiteServer, clampMs(atMs), messageId, topic] },
         { sql: remove, values: [messageId, topic] },
@@ -179,7 +178,7 @@ export class MysqlStore implements MessageStore {
   /** One keyed statement through the group commit; true when it matched a row. */
   async #changeOne(topic: string, messageId: string, statements: string[], values: unknown[]): Promise<boolean> {
     const statement: Statement = { sql: statements[hashDigit(messageId)], values: [...values, messageId, topic] }
-    return this.#writerFor(messageId).run(keyOf(topic, messageId), [statement], (affected) => affected[0] > 0)
+    return this.#writerFor(messageId).run(messageKey(topic, messageId), [statement], (affected) => affected[0] > 0)
   }
 
   // ----------------------------------------------------------------------------------- reads
