@@ -1,20 +1,69 @@
 /**
- * A broker in its own process for benchmarks: `--db URI --topics a,b`; prints {"port":N} on stdout
- * and stops on SIGTERM.
+ * A broker in its own process for benchmarks. As a script: `--db URI --topics a,b`; prints
+ * {"port":N} on stdout and stops on SIGTERM. `startBrokerProcess` spawns it from a benchmark.
+ * Diagnostics from the environment: KITEQ_BENCH_PROF=dir writes a CPU profile there;
+ * KITEQ_BENCH_ELD=ms prints every second whose event-loop delay exceeded ms (to stderr).
  */
-import { KiteQServer } from '../server/kiteq-server.ts'
-import { openStore } from '../store/open-store.ts'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i >= 0 ? process.argv[i + 1] : fallback
+export interface BrokerProcess {
+  child: ChildProcess
+  address: string
+  rssMb(): number
+  /** CPU seconds (user + system, all threads) the broker has used so far. */
+  cpuSeconds(): number
+  stop(): void
 }
 
-const server = new KiteQServer({
-  bind: '127.0.0.1:0',
-  topics: arg('topics', 'bench').split(','),
-  store: openStore(arg('db', 'memory://')),
-})
-const { port } = await server.start()
-process.stdout.write(JSON.stringify({ port }) + '\n')
-process.on('SIGTERM', () => void server.stop().then(() => process.exit(0)))
+export async function startBrokerProcess(db: string, topics: string[]): Promise<BrokerProcess> {
+  const prof = process.env.KITEQ_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KITEQ_BENCH_PROF}`] : []
+  const child = spawn(process.execPath, [...prof, '--import=tsx', fileURLToPath(import.meta.url), '--db', db, '--topics', topics.join(',')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  process.on('exit', () => child.kill('SIGKILL')) // never left behind by a failed benchmark
+  const first = await createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next()
+  const { port } = JSON.parse(first.value as string) as { port: number }
+  return {
+    child,
+    address: `127.0.0.1:${port}`,
+    rssMb: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024,
+    cpuSeconds: () => {
+      // /proc/<pid>/stat fields 14 and 15 (utime, stime) in clock ticks of 1/100 s
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ')
+      return (Number(fields[11]) + Number(fields[12])) / 100
+    },
+    stop: () => child.kill('SIGTERM'),
+  }
+}
+
+async function runBroker(): Promise<void> {
+  const { KiteQServer } = await import('../server/kiteq-server.ts')
+  const { openStore } = await import('../store/open-store.ts')
+  const arg = (name: string, fallback: string) => {
+    const i = process.argv.indexOf(`--${name}`)
+    return i >= 0 ? process.argv[i + 1] : fallback
+  }
+  const server = new KiteQServer({
+    bind: '127.0.0.1:0',
+    topics: arg('topics', 'bench').split(','),
+    store: openStore(arg('db', 'memory://')),
+  })
+  const { port } = await server.start()
+  process.stdout.write(JSON.stringify({ port }) + '\n')
+  process.on('SIGTERM', () => void server.stop().then(() => process.exit(0)))
+  const eldMs = Number(process.env.KITEQ_BENCH_ELD ?? 0)
+  if (eldMs > 0) {
+    const { monitorEventLoopDelay } = await import('node:perf_hooks')
+    const delay = monitorEventLoopDelay({ resolution: 1 })
+    delay.enable()
+    setInterval(() => {
+      if (delay.max > eldMs * 1e6) process.stderr.write(`broker event-loop delay: max ${(delay.max / 1e6).toFixed(0)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms\n`)
+      delay.reset()
+    }, 1000).unref()
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await runBroker()

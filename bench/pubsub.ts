@@ -4,13 +4,11 @@
  * and 100; latency at an offered 10 000 msg/s; transactional sends and commit→delivery latency.
  * Targets (issue 4, memory store): ≥ 100 000 msg/s delivered at c=100; p99 < 10 ms at 10 000 msg/s
  * offered; tx sends ≥ half the plain rate, commit→delivery p99 < 10 ms.
- *   node --import=tsx bench/pubsub.ts [--db memory://] [--seconds 5]
+ *   node --import=tsx bench/pubsub.ts [--db memory://] [--seconds 5] [--scenarios c1,c10,c100,offered,tx]
  */
-import { spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { bindDirect } from '../binding/binding.ts'
 import { KiteQClient, type ReceivedMessage } from '../client/index.ts'
+import { startBrokerProcess } from './broker-process.ts'
 import { formatRate, percentile, printMachine } from './machine.ts'
 
 const arg = (name: string, fallback: string) => {
@@ -19,14 +17,13 @@ const arg = (name: string, fallback: string) => {
 }
 const db = arg('db', 'memory://')
 const seconds = Number(arg('seconds', '5'))
+/** Rows to run: c<N> (closed loop at concurrency N), offered (10 000/s), tx (c=100). */
+const scenarios = arg('scenarios', 'c1,c10,c100,offered,tx').split(',')
 const topic = 'bench'
 const body = 'x'.repeat(512)
 
-const broker = spawn(process.execPath, [...(process.env.KITEQ_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.KITEQ_BENCH_PROF] : []), '--import=tsx', fileURLToPath(new URL('./broker-process.ts', import.meta.url)), '--db', db, '--topics', topic], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-})
-const { port } = JSON.parse((await createInterface({ input: broker.stdout! })[Symbol.asyncIterator]().next()).value as string) as { port: number }
-const address = `127.0.0.1:${port}`
+const broker = await startBrokerProcess(db, [topic])
+const address = broker.address
 
 const sentAt = new Map<string, number>()
 let delivered = 0
@@ -63,12 +60,15 @@ async function drain(target: number): Promise<void> {
   })
 }
 
-interface Row { scenario: string; published: number; deliveredRate: number; p50: number; p99: number }
+interface Row { scenario: string; published: number; deliveredRate: number; p50: number; p99: number; brokerUsPerMessage: number }
 const rows: Row[] = []
+/** Broker CPU (µs) per delivered message since `cpuBefore`: what the broker's own work costs. */
+const brokerUsPerMessage = (cpuBefore: number, messages: number) => ((broker.cpuSeconds() - cpuBefore) * 1e6) / Math.max(1, messages)
 
 async function closedLoop(concurrency: number, tx: boolean): Promise<void> {
   latencies = []
   const startDelivered = delivered
+  const cpuBefore = broker.cpuSeconds()
   let published = 0
   const deadline = performance.now() + seconds * 1000
   const start = performance.now()
@@ -98,12 +98,14 @@ async function closedLoop(concurrency: number, tx: boolean): Promise<void> {
     deliveredRate: (delivered - startDelivered) / deliverSeconds,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    brokerUsPerMessage: brokerUsPerMessage(cpuBefore, delivered - startDelivered),
   })
 }
 
 async function offered(ratePerSecond: number): Promise<void> {
   latencies = []
   const startDelivered = delivered
+  const cpuBefore = broker.cpuSeconds()
   const total = ratePerSecond * seconds
   const start = performance.now()
   let sent = 0
@@ -124,21 +126,23 @@ async function offered(ratePerSecond: number): Promise<void> {
   await drain(startDelivered + total)
   latencies.sort((a, b) => a - b)
   const elapsed = (performance.now() - start) / 1000
-  rows.push({ scenario: `offered ${ratePerSecond}/s`, published: total / elapsed, deliveredRate: (delivered - startDelivered) / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) })
+  rows.push({ scenario: `offered ${ratePerSecond}/s`, published: total / elapsed, deliveredRate: (delivered - startDelivered) / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), brokerUsPerMessage: brokerUsPerMessage(cpuBefore, total) })
 }
 
 // warm-up
 await closedLoop(50, false)
 rows.length = 0
-for (const c of [1, 10, 100]) await closedLoop(c, false)
-await offered(10_000)
-await closedLoop(100, true)
+for (const scenario of scenarios) {
+  if (scenario === 'offered') await offered(10_000)
+  else if (scenario === 'tx') await closedLoop(100, true)
+  else await closedLoop(Number(scenario.slice(1)), false)
+}
 
 printMachine(`bench/pubsub: TS producer → broker (${db}, own process) → TS consumer, 512 B, ${seconds} s per row`)
-console.log('| scenario | published msg/s | delivered msg/s | publish→deliver p50 ms | p99 ms |')
-console.log('|---|---|---|---|---|')
-for (const r of rows) console.log(`| ${r.scenario} | ${formatRate(r.published)} | ${formatRate(r.deliveredRate)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`)
+console.log('| scenario | published msg/s | delivered msg/s | publish→deliver p50 ms | p99 ms | broker CPU µs/msg |')
+console.log('|---|---|---|---|---|---|')
+for (const r of rows) console.log(`| ${r.scenario} | ${formatRate(r.published)} | ${formatRate(r.deliveredRate)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.brokerUsPerMessage.toFixed(1)} |`)
 console.log('(tx rows: latency is commit → delivery)')
 await producer.close()
 await consumer.close()
-broker.kill('SIGTERM')
+broker.stop()
