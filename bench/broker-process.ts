@@ -19,7 +19,7 @@ export interface BrokerProcess {
 }
 
 export async function startBrokerProcess(db: string, topics: string[]): Promise<BrokerProcess> {
-  const prof = process.env.KITEQ_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KITEQ_BENCH_PROF}`] : []
+  const prof = [...(process.env.KITEQ_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KITEQ_BENCH_PROF}`] : []), ...(process.env.KITEQ_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])]
   const child = spawn(process.execPath, [...prof, '--import=tsx', fileURLToPath(import.meta.url), '--db', db, '--topics', topics.join(',')], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })

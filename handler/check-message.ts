@@ -22,21 +22,22 @@ export function requestedDeliverAt(h: Header): number | undefined {
   return DECIMAL.test(prop.trim()) ? Number(prop.trim()) : NaN
 }
 
+function refuse(broker: BrokerContext, ctx: PublishContext, feedback: string): Stop {
+  broker.stats.count('rejected')
+  replyStoreAck(ctx.conn, ctx.frame.opaque, ctx.header.messageId, false, feedback)
+  return STOP
+}
+
 export function createCheckMessageHandler(broker: BrokerContext): Handler<PublishContext> {
   const { maxDeliverLimit, maxExpirySeconds, maxDelayMs } = broker.settings
   return function checkMessage(ctx) {
     const h = ctx.header
-    const reject = (feedback: string): Stop => {
-      broker.stats.count('rejected')
-      replyStoreAck(ctx.conn, ctx.frame.opaque, h.messageId, false, feedback)
-      return STOP
-    }
-    if (!broker.isServedTopic(h.topic)) return reject(`UnSupport Topic Message! topic '${h.topic}' is not served by this broker`)
-    if (!MESSAGE_ID.test(h.messageId)) return reject(`Invalid MessageId For UUID! '${h.messageId}' is not 32 hex characters`)
+    if (!broker.isServedTopic(h.topic)) return refuse(broker, ctx, `UnSupport Topic Message! topic '${h.topic}' is not served by this broker`)
+    if (!MESSAGE_ID.test(h.messageId)) return refuse(broker, ctx, `Invalid MessageId For UUID! '${h.messageId}' is not 32 hex characters`)
     const session = ctx.session!
     if (h.groupId === '') h.groupId = session.groupId
     else if (broker.settings.secrets !== undefined && h.groupId !== session.groupId) {
-      return reject(`Invalid Group! header groupId '${h.groupId}' is not this connection's group '${session.groupId}'`)
+      return refuse(broker, ctx, `Invalid Group! header groupId '${h.groupId}' is not this connection's group '${session.groupId}'`)
     }
     const now = ctx.receivedAtMs
     const nowSec = Math.floor(now / 1000)
@@ -45,10 +46,10 @@ export function createCheckMessageHandler(broker: BrokerContext): Handler<Publis
 
     const deliverAt = requestedDeliverAt(h)
     if (deliverAt !== undefined && !Number.isFinite(deliverAt)) {
-      return reject(`Invalid deliverAt! property deliverAt '${getProperty(h, 'deliverAt')}' is not epoch milliseconds`)
+      return refuse(broker, ctx, `Invalid deliverAt! property deliverAt '${getProperty(h, 'deliverAt')}' is not epoch milliseconds`)
     }
     if (deliverAt !== undefined && deliverAt > now + maxDelayMs) {
-      return reject(`Invalid deliverAt! ${deliverAt} is more than ${maxDelayMs} ms ahead (the limit)`)
+      return refuse(broker, ctx, `Invalid deliverAt! ${deliverAt} is more than ${maxDelayMs} ms ahead (the limit)`)
     }
     // absent or in the past: deliver now
     ctx.deliverAtMs = deliverAt !== undefined && deliverAt > now ? deliverAt : 0
@@ -56,9 +57,9 @@ export function createCheckMessageHandler(broker: BrokerContext): Handler<Publis
 
     const latestExpiry = dueSec + maxExpirySeconds
     if (h.expiredTime <= 0 || h.expiredTime > latestExpiry) h.expiredTime = latestExpiry
-    else if (h.expiredTime <= nowSec) return reject(`Expired Message! expiredTime ${h.expiredTime} is not after now (${nowSec})`)
+    else if (h.expiredTime <= nowSec) return refuse(broker, ctx, `Expired Message! expiredTime ${h.expiredTime} is not after now (${nowSec})`)
     else if (ctx.deliverAtMs > 0 && h.expiredTime * 1000 <= ctx.deliverAtMs) {
-      return reject(`Expired Message! expiredTime ${h.expiredTime} is not after deliverAt ${ctx.deliverAtMs}`)
+      return refuse(broker, ctx, `Expired Message! expiredTime ${h.expiredTime} is not after deliverAt ${ctx.deliverAtMs}`)
     }
     return undefined
   }

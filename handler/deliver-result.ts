@@ -8,50 +8,50 @@ import type { BrokerContext, DeliveryContext } from './context.ts'
 import { finishDelivered, moveToDeadLetter } from './deliver-outcome.ts'
 
 export function createDeliverResultHandler(broker: BrokerContext): Handler<DeliveryContext> {
-  return async function deliverResult(ctx) {
-    const m = ctx.message
-    const answers = ctx.sends.length === 0 ? [] : await Promise.all(ctx.sends.map((s) => s.answer))
-    for (let i = 0; i < ctx.sends.length; i++) {
-      const group = ctx.sends[i].groupId
-      if (answers[i]) {
-        ctx.succeeded.push(group)
-        broker.stats.groupOutcome(m.topic, group, 'delivered')
-        broker.stats.observeDelivered(m.topic, group, m, broker.clock.now())
-      } else {
-        ctx.failed.push(group)
-        broker.stats.groupOutcome(m.topic, group, 'failed')
-      }
-    }
-    broker.stats.count('delivered', ctx.succeeded.length)
-    broker.stats.count('failed', ctx.failed.length)
-    if (ctx.fly) return
-    if (ctx.succeeded.length > 0) m.succGroups = [...m.succGroups, ...ctx.succeeded]
-    m.failGroups = ctx.failed
-    if (ctx.failed.length === 0 && ctx.deferMs === Infinity) {
-      await finishDelivered(broker, ctx)
-      return
-    }
-    const now = broker.clock.now()
-    if (m.expiredTime <= Math.floor(now / 1000)) {
-      await moveToDeadLetter(broker, m, `expired after ${m.deliverCount} delivery attempts`)
-      return
-    }
-    let nextMs = ctx.deferMs === Infinity ? Infinity : now + ctx.deferMs
-    if (ctx.failed.length > 0) {
-      if (m.deliverCount >= m.deliverLimit) {
-        await moveToDeadLetter(broker, m, `deliverLimit ${m.deliverLimit} reached`)
-        return
-      }
-      for (const group of ctx.failed) broker.stats.groupOutcome(m.topic, group, 'retried')
-      broker.stats.count('retried', ctx.failed.length)
-      if (m.deliverCount < broker.settings.retry.immediateAttempts) {
-        ctx.retryNow = true
-        return
-      }
-      nextMs = Math.min(nextMs, now + broker.settings.retry.delayMs(m.deliverCount))
-    }
-    m.nextDeliverAtMs = nextMs
-    await broker.store.updateDelivery(m.topic, m.messageId, m)
-    broker.schedule({ topic: m.topic, messageId: m.messageId, nextDeliverAtMs: nextMs })
+  return function deliverResult(ctx) {
+    const sends = ctx.sends
+    // one group is the common case: no Promise.all and its arrays
+    if (sends.length === 1) return sends[0].answer.then((ok) => settle(broker, ctx, [ok]))
+    if (sends.length === 0) return settle(broker, ctx, [])
+    return Promise.all(sends.map((s) => s.answer)).then((answers) => settle(broker, ctx, answers))
   }
+}
+
+/** `answers[i]` is the outcome of `ctx.sends[i]`. */
+function settle(broker: BrokerContext, ctx: DeliveryContext, answers: boolean[]): Promise<void> | undefined {
+  const m = ctx.message
+  for (let i = 0; i < ctx.sends.length; i++) {
+    const group = ctx.sends[i].groupId
+    if (answers[i]) {
+      ctx.succeeded.push(group)
+      broker.stats.groupOutcome(m.topic, group, 'delivered')
+      broker.stats.observeDelivered(m.topic, group, m, broker.clock.now())
+    } else {
+      ctx.failed.push(group)
+      broker.stats.groupOutcome(m.topic, group, 'failed')
+    }
+  }
+  broker.stats.count('delivered', ctx.succeeded.length)
+  broker.stats.count('failed', ctx.failed.length)
+  if (ctx.fly) return undefined
+  if (ctx.succeeded.length > 0) m.succGroups = m.succGroups.length === 0 ? ctx.succeeded : [...m.succGroups, ...ctx.succeeded]
+  m.failGroups = ctx.failed
+  if (ctx.failed.length === 0 && ctx.deferMs === Infinity) return finishDelivered(broker, ctx)
+  const now = broker.clock.now()
+  if (m.expiredTime <= Math.floor(now / 1000)) return moveToDeadLetter(broker, m, `expired after ${m.deliverCount} delivery attempts`)
+  let nextMs = ctx.deferMs === Infinity ? Infinity : now + ctx.deferMs
+  if (ctx.failed.length > 0) {
+    if (m.deliverCount >= m.deliverLimit) return moveToDeadLetter(broker, m, `deliverLimit ${m.deliverLimit} reached`)
+    for (const group of ctx.failed) broker.stats.groupOutcome(m.topic, group, 'retried')
+    broker.stats.count('retried', ctx.failed.length)
+    if (m.deliverCount < broker.settings.retry.immediateAttempts) {
+      ctx.retryNow = true
+      return undefined
+    }
+    nextMs = Math.min(nextMs, now + broker.settings.retry.delayMs(m.deliverCount))
+  }
+  m.nextDeliverAtMs = nextMs
+  return broker.store.updateDelivery(m.topic, m.messageId, m).then(() => {
+    broker.schedule({ topic: m.topic, messageId: m.messageId, nextDeliverAtMs: nextMs })
+  })
 }

@@ -25,7 +25,7 @@ import { MemoryStore } from '../store/memory-store.ts'
 import { messageKey, type DeadLetter, type DeadLetterQuery, type DueEntry, type MessageStore, type StoredMessage } from '../store/message-store.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { windowedRetryPolicy, type RetryPolicy } from './retry-policy.ts'
-import { RecentSet } from './recent-set.ts'
+import { RecentDeliveries } from './recent-deliveries.ts'
 import { Scheduler, type SchedulerOptions } from './scheduler.ts'
 import { SessionRegistry } from './sessions.ts'
 
@@ -107,8 +107,7 @@ export class KiteQServer implements BrokerContext {
   readonly #targets = new Map<string, DeliveryTarget>()
   /** Messages being delivered (or handled by the scheduler) now, with the work's completion. */
   readonly #inFlight = new Map<string, Promise<unknown>>()
-  readonly #work = new Set<Promise<unknown>>()
-  readonly #delivered: RecentSet
+  readonly #delivered: RecentDeliveries
   readonly #maxConcurrentDue: number
   /** Fired entries waiting for a slot; consumed from #dueHead (Array.shift is O(n) on big arrays). */
   #dueQueue: DueEntry[] = []
@@ -127,7 +126,7 @@ export class KiteQServer implements BrokerContext {
     this.logger = options.logger ?? silentLogger
     this.store = options.store ?? new MemoryStore()
     this.exchanger = new Exchanger(this.logger)
-    this.#delivered = new RecentSet(options.deliveredMemory ?? serverDefaults.deliveredMemory)
+    this.#delivered = new RecentDeliveries(options.deliveredMemory ?? serverDefaults.deliveredMemory)
     this.#maxConcurrentDue = options.maxConcurrentDue ?? serverDefaults.maxConcurrentDue
     this.settings = {
       deliveryTimeoutMs: options.deliveryTimeoutMs ?? serverDefaults.deliveryTimeoutMs,
@@ -243,7 +242,7 @@ export class KiteQServer implements BrokerContext {
     this.#dueQueue = []
     this.#dueHead = 0
     const drainDeadline = new Promise((resolve) => setTimeout(resolve, this.settings.deliveryTimeoutMs + 1000).unref())
-    await Promise.race([Promise.allSettled([...this.#work]), drainDeadline])
+    await Promise.race([Promise.allSettled([...this.#inFlight.values()]), drainDeadline])
     this.#tcp?.closeAll()
     await accepting
     await this.store.stop()
@@ -295,7 +294,6 @@ export class KiteQServer implements BrokerContext {
     if (this.#inFlight.has(key) || this.#stopping) return
     const work = this.#runDelivery(message, options.fly ?? false).finally(() => this.#inFlight.delete(key))
     this.#inFlight.set(key, work)
-    this.#track(work)
   }
 
   schedule(entry: DueEntry): void {
@@ -303,11 +301,11 @@ export class KiteQServer implements BrokerContext {
   }
 
   markDelivered(topic: string, messageId: string): void {
-    this.#delivered.add(messageKey(topic, messageId))
+    this.#delivered.add(topic, messageId)
   }
 
   wasDelivered(topic: string, messageId: string): boolean {
-    return this.#delivered.has(messageKey(topic, messageId))
+    return this.#delivered.has(topic, messageId)
   }
 
   async deliverySettled(topic: string, messageId: string): Promise<void> {
@@ -315,11 +313,6 @@ export class KiteQServer implements BrokerContext {
   }
 
   // ------------------------------------------------------------------------------- internals
-
-  #track(work: Promise<unknown>): void {
-    this.#work.add(work)
-    void work.finally(() => this.#work.delete(work))
-  }
 
   async #runDelivery(message: StoredMessage, fly: boolean): Promise<void> {
     for (;;) {
@@ -358,7 +351,6 @@ export class KiteQServer implements BrokerContext {
           this.#pumpDue()
         })
       this.#inFlight.set(key, work)
-      this.#track(work)
     }
   }
 

@@ -15,9 +15,24 @@ export interface LatencySink {
   deliverLatency(topic: string, group: string, ms: number): void
 }
 
+/** Keys made so far, so counting a message reuses one string (its hash cached) instead of a new one. */
+const keysByTopic = new Map<string, Map<string, string>>()
+let keysMade = 0
+/** Past this many, keys are made afresh each time (group names come from clients). */
+const MAX_REMEMBERED_KEYS = 10_000
+
 /** The key of the "topic × group" maps below; NUL cannot occur in a topic or group name. */
 export function topicGroupKey(topic: string, group: string): string {
-  return `${topic}\u0000${group}`
+  let byGroup = keysByTopic.get(topic)
+  const known = byGroup?.get(group)
+  if (known !== undefined) return known
+  const key = `${topic}\u0000${group}`
+  if (keysMade < MAX_REMEMBERED_KEYS) {
+    if (byGroup === undefined) keysByTopic.set(topic, (byGroup = new Map()))
+    byGroup.set(group, key)
+    keysMade++
+  }
+  return key
 }
 
 export function splitTopicGroupKey(key: string): [topic: string, group: string] {

@@ -33,7 +33,8 @@ export class MemoryStore implements MessageStore {
   readonly #maxBytes: number
   readonly #live = new Map<string, StoredMessage>()
   readonly #dead = new Map<string, DeadLetter>()
-  readonly #buckets = new Map<number, Map<string, DueEntry>>()
+  /** Live messages by one-minute bucket of nextDeliverAtMs (entries are the live objects: no copy per save). */
+  readonly #buckets = new Map<number, Map<string, StoredMessage>>()
   readonly #byId = new Map<string, string>()
   #snapshots: StatSnapshot[] = []
   readonly #bindings = new Map<string, StoredBindings>()
@@ -128,7 +129,7 @@ export class MemoryStore implements MessageStore {
       for (const e of bucket.values()) {
         if (e.nextDeliverAtMs < fromMs || e.nextDeliverAtMs >= toMs) continue
         if (after !== undefined && compareDue(e, after) <= 0) continue
-        found.push({ ...e })
+        found.push({ topic: e.topic, messageId: e.messageId, nextDeliverAtMs: e.nextDeliverAtMs })
       }
       // buckets are in time order: once a full page is certain, later buckets cannot displace it
       if (found.length >= limit && b < last) {
@@ -232,7 +233,7 @@ export class MemoryStore implements MessageStore {
       if (b < this.#lowestBucket) this.#lowestBucket = b
       if (b > this.#highestBucket) this.#highestBucket = b
     }
-    bucket.set(key, { topic: m.topic, messageId: m.messageId, nextDeliverAtMs: m.nextDeliverAtMs })
+    bucket.set(key, m)
   }
 
   #unindex(key: string, m: StoredMessage): void {
