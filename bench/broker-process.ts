@@ -2,7 +2,8 @@
  * A broker in its own process for benchmarks. As a script: `--db URI --topics a,b`; prints
  * {"port":N} on stdout and stops on SIGTERM. `startBrokerProcess` spawns it from a benchmark.
  * Diagnostics from the environment: KITEQ_BENCH_PROF=dir writes a CPU profile there;
- * KITEQ_BENCH_ELD=ms prints every second whose event-loop delay exceeded ms (to stderr).
+ * KITEQ_BENCH_ELD=ms prints every second whose event-loop delay exceeded ms (to stderr);
+ * KITEQ_BENCH_GC=1 prints the garbage collector's time per kind every 5 s (to stderr).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -66,4 +67,29 @@ async function runBroker(): Promise<void> {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) await runBroker()
+async function reportGc(): Promise<void> {
+  const { PerformanceObserver, constants } = await import('node:perf_hooks')
+  const kinds: Record<number, string> = {
+    [constants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge', [constants.NODE_PERFORMANCE_GC_MAJOR]: 'mark-compact',
+    [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak-callbacks',
+  }
+  let totals = new Map<string, { ms: number; count: number }>()
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = kinds[(entry as unknown as { detail: { kind: number } }).detail.kind] ?? 'other'
+      const t = totals.get(kind) ?? { ms: 0, count: 0 }
+      t.ms += entry.duration
+      t.count++
+      totals.set(kind, t)
+    }
+  }).observe({ entryTypes: ['gc'] })
+  setInterval(() => {
+    process.stderr.write(`broker gc (5 s): ${[...totals].map(([k, t]) => `${k} ${t.ms.toFixed(0)} ms/${t.count}`).join(', ')}\n`)
+    totals = new Map()
+  }, 5000).unref()
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await runBroker()
+  if (process.env.KITEQ_BENCH_GC) await reportGc()
+}
