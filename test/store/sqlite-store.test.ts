@@ -60,3 +60,32 @@ test('sqlite URIs: relative and absolute paths, fsync policy validated', (t) => 
   t.throws(() => openStore('sqlite:///tmp/k.db?fsync=sometimes'), { code: 'KITEQ_ERR_CONFIG' } as never)
   t.throws(() => openStore('sqlite://'), { code: 'KITEQ_ERR_CONFIG' } as never)
 })
+
+test('sqlite store: a database of the first layout (messages WITHOUT ROWID) is migrated on open, nothing lost', async (t) => {
+  const path = join(mkdtempSync(join(tmpdir(), 'kiteq-sqlite-')), 'kiteq.db')
+  const store = await open(path)
+  const messages = Array.from({ length: 50 }, (_, i) => makeMessage({ nextDeliverAtMs: 1_000 + i }))
+  await Promise.all(messages.map((m) => store.save(m)))
+  await store.stop()
+  // rewrite the file into the version-0 layout: clustered (topic, message_id) key, two indexes
+  const { default: Database } = await import('better-sqlite3')
+  const db = new Database(path)
+  const columns = (db.pragma('table_info(messages)') as { name: string }[]).map((c) => c.name).filter((c) => c !== 'seq').join(', ')
+  db.exec(`DROP INDEX messages_due;
+    CREATE TABLE messages_v0 AS SELECT ${columns} FROM messages; DROP TABLE messages;
+    CREATE TABLE messages (${columns.split(', ').map((c) => `${c} NOT NULL`).join(', ')}, PRIMARY KEY (topic, message_id)) WITHOUT ROWID;
+    INSERT INTO messages SELECT * FROM messages_v0; DROP TABLE messages_v0;
+    CREATE INDEX messages_due ON messages (next_deliver_at_ms, message_id);
+    CREATE INDEX messages_id ON messages (message_id);
+    PRAGMA user_version = 0;`)
+  db.close()
+
+  const reopened = await open(path)
+  for (const m of messages) t.is((await reopened.get(m.topic, m.messageId))?.body.toString(), m.body.toString())
+  t.is((await reopened.dueBetween(0, 2_000, 100)).length, 50)
+  await reopened.stop()
+  const check = new Database(path)
+  t.true((check.pragma('table_info(messages)') as { name: string }[]).some((c) => c.name === 'seq'))
+  t.is(check.pragma('user_version', { simple: true }), 1)
+  check.close()
+})
