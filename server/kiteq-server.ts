@@ -60,7 +60,7 @@ export interface KiteQServerOptions {
   acceptPermitsPerSecond?: number
   /** Scheduler-fired messages handled at once. */
   maxConcurrentDue?: number
-  /** How many fully delivered message ids are remembered to answer "already delivered". */
+  /** How many fully delivered message ids are remembered to answer "already delivered" (20 B each). */
   deliveredMemory?: number
   scheduler?: Partial<Pick<SchedulerOptions, 'windowMs' | 'loadIntervalMs' | 'pageSize' | 'maxInMemory'>>
   connection?: ConnectionOptions
@@ -78,7 +78,7 @@ export const serverDefaults = {
   offlineRetryMs: 5_000,
   acceptPermitsPerSecond: 0,
   maxConcurrentDue: 2_000,
-  deliveredMemory: 100_000,
+  deliveredMemory: 500_000,
 } as const
 
 export function parseHostPort(address: string, what = 'address'): { host: string; port: number } {
