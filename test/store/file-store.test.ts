@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from '../../protocol/logger.ts'
 import { FileStore, type FileStoreOptions } from '../../store/file-store.ts'
+import { crc32 } from '../../store/file/crc32.ts'
 import { MemoryStore } from '../../store/memory-store.ts'
 import type { MessageStore } from '../../store/message-store.ts'
 import { openStore } from '../../store/open-store.ts'
@@ -52,6 +53,13 @@ function recordingLogger(): Logger & { warnings: string[]; errors: string[] } {
 
 const segmentFiles = (dir: string) => readdirSync(dir).filter((n) => n.startsWith('segment-')).sort()
 const lastSegment = (dir: string) => join(dir, segmentFiles(dir).at(-1)!)
+
+test('file store: the record checksum is CRC-32/IEEE, over a sub-range and continued', (t) => {
+  const bytes = Buffer.from('xx123456789yy')
+  t.is(crc32(bytes, 2, 11), 0xcbf43926) // the catalogued check value of "123456789"
+  t.is(crc32(bytes, 6, 11, crc32(bytes, 2, 6)), 0xcbf43926)
+  t.is(crc32(Buffer.from('123456789')), 0xcbf43926)
+})
 
 test('file store: a torn last record (garbage, cut short, bad CRC) is truncated with a warning; the rest is recovered', async (t) => {
   let store = await open()
