@@ -41,6 +41,19 @@ export const schedulerDefaults = {
 
 const BEFORE_EVERYTHING: DueEntry = { topic: '', messageId: '', nextDeliverAtMs: -Infinity }
 
+/**
+ * How many entries of a full page to take so that the cursor (the last one taken) does not split
+ * entries of equal (time, id): stores page strictly after the cursor by (time, id), so another
+ * topic's message with the same id and time as the cursor would never be read. The page's last
+ * tie group is left for the next page, unless it is the whole page.
+ */
+function takeWholeTies(page: DueEntry[]): number {
+  const last = page[page.length - 1]
+  let first = page.length - 1
+  while (first > 0 && compareDue(page[first - 1], last) === 0) first--
+  return first > 0 ? first : page.length
+}
+
 export class Scheduler {
   readonly #store: MessageStore
   readonly #clock: Clock
@@ -130,10 +143,11 @@ export class Scheduler {
         this.#flushScheduledDuringLoad()
         return
       }
-      for (const entry of page) this.#toWheel(entry)
       const complete = page.length < this.#pageSize
+      const taken = complete ? page.length : takeWholeTies(page)
+      for (let i = 0; i < taken; i++) this.#toWheel(page[i])
       // Complete: everything before the horizon is loaded ("\uffff" sorts after every message id).
-      this.#cursor = complete ? { topic: '', messageId: '\uffff', nextDeliverAtMs: horizon - 1 } : page[page.length - 1]
+      this.#cursor = complete ? { topic: '', messageId: '\uffff', nextDeliverAtMs: horizon - 1 } : page[taken - 1]
       this.#flushScheduledDuringLoad()
       if (complete) return
       await new Promise((resolve) => setImmediate(resolve))
