@@ -207,6 +207,21 @@ func startClient(c *common, topics []string, binds []*kc.Binding, l kc.IListener
 	return cl, nil
 }
 
+// startProducer opens the -ids-out file and a client publishing to -topic with listener l (which
+// answers transaction checks); release closes both.
+func startProducer(c *common, l kc.IListener) (ids *lineWriter, cl *kc.KiteQClient, release func(), err error) {
+	ids, err = openLines(c.idsOut)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cl, err = startClient(c, []string{c.topic}, nil, l, 0)
+	if err != nil {
+		ids.close()
+		return nil, nil, nil, err
+	}
+	return ids, cl, func() { cl.Destroy(); ids.close() }, nil
+}
+
 // stopSignals fires on SIGINT/SIGTERM so that consume and uncommitted still print their
 // final JSON line when the test stops them early.
 func stopSignals() <-chan os.Signal {

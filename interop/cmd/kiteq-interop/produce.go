@@ -84,16 +84,11 @@ func runProduce(args []string) error {
 	if *n < 0 || *conc < 1 || o.bodySize < 0 {
 		return fmt.Errorf("need -n >= 0, -concurrency >= 1, -body-size >= 0")
 	}
-	ids, err := openLines(c.idsOut)
+	ids, cl, release, err := startProducer(&c, producerListener{})
 	if err != nil {
 		return err
 	}
-	defer ids.close()
-	cl, err := startClient(&c, []string{c.topic}, nil, producerListener{}, 0)
-	if err != nil {
-		return err
-	}
-	defer cl.Destroy()
+	defer release()
 
 	var next, sent, failed atomic.Int64
 	var wg sync.WaitGroup

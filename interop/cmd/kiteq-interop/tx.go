@@ -43,16 +43,11 @@ func runTx(args []string) error {
 	default:
 		return fmt.Errorf("-decision must be commit, rollback or error, got %q", *decision)
 	}
-	ids, err := openLines(c.idsOut)
+	ids, cl, release, err := startProducer(&c, producerListener{})
 	if err != nil {
 		return err
 	}
-	defer ids.close()
-	cl, err := startClient(&c, []string{c.topic}, nil, producerListener{}, 0)
-	if err != nil {
-		return err
-	}
-	defer cl.Destroy()
+	defer release()
 
 	start := time.Now()
 	sent, failed := 0, 0

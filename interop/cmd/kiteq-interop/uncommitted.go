@@ -85,18 +85,13 @@ func runUncommitted(args []string) error {
 	if *answer != "commit" && *answer != "rollback" && *answer != "unknown" {
 		return fmt.Errorf("-answer must be commit, rollback or unknown, got %q", *answer)
 	}
-	ids, err := openLines(c.idsOut)
-	if err != nil {
-		return err
-	}
-	defer ids.close()
 	k := &checker{answer: *answer, ids: map[string]bool{}, checked: map[string]int{}, expected: -1,
 		allDone: make(chan struct{})}
-	cl, err := startClient(&c, []string{c.topic}, nil, k, 0)
+	ids, cl, release, err := startProducer(&c, k)
 	if err != nil {
 		return err
 	}
-	defer cl.Destroy()
+	defer release()
 
 	start := time.Now()
 	sent, failed := 0, 0
