@@ -43,7 +43,8 @@ export class RecentDeliveries {
   add(topic: string, messageId: string): void {
     if (!parseId(messageId, this.#key)) return
     const topicNumber = this.#topicNumber(topic)
-    if (this.#find(this.#key, topicNumber) !== EMPTY) return
+    // no look for an existing entry first: a message fully delivered twice is rare, and its second
+    // entry is harmless, while the look would read the ids of every entry on the probe path
     const position = this.#next
     if (this.#size === this.#capacity) this.#unlink(position)
     else this.#size++
