@@ -20,7 +20,14 @@ const DEAD = 4
 const TEXT_ID = 8
 
 const MAX_TOPICS = 0xffff
+/** The table starts growing at this load... */
 const MAX_LOAD = 0.7
+/**
+ * ...into one twice its size, filled a few slots per insert from the slot columns while the old
+ * table keeps answering: rehashing 6 million ids in one go stalled the broker for 0.7 s. At 8 slots
+ * an insert the new table is complete before the old one passes a load of 0.8.
+ */
+const GROW_SLOTS_PER_INSERT = 8
 /** Table entries: (slot + 1) in the low 26 bits, a hash fingerprint in the 6 above; 0 = empty. */
 const SLOT_BITS = 26
 const SLOT_MASK = (1 << SLOT_BITS) - 1
@@ -77,7 +84,9 @@ export class MessageIndex {
   #slotCount = 0
   #size = 0
   /** Packed entries (see SLOT_BITS); linear probing, deletion by backward shift (no tombstones). */
-  #table = new Int32Array(1024)
+  #table: Int32Array = new Int32Array(1024)
+  /** While growing: the larger table, holding every used slot below `nextSlot` (see MAX_LOAD). */
+  #growing: { table: Int32Array; nextSlot: number } | undefined
   readonly #topicNames: string[] = []
   readonly #topicIds = new Map<string, number>()
   /** Whether the last probed id was 32 lowercase hex digits (its words are then in `scratch`). */
@@ -111,7 +120,8 @@ export class MessageIndex {
 
   /** Adds (topic, messageId) and returns its new slot, or -1 when it is already present. */
   insert(topic: string, messageId: string): number {
-    if ((this.#size + 1) / this.#table.length > MAX_LOAD) this.#resize(this.#table.length * 2)
+    if (this.#growing !== undefined) this.#growStep()
+    else if ((this.#size + 1) / this.#table.length > MAX_LOAD) this.#growing = { table: new Int32Array(this.#table.length * 2), nextSlot: 0 }
     const topicId = this.#internTopic(topic)
     const probed = this.#probe(messageId, topicId)
     if (probed >= 0) return -1
@@ -129,29 +139,14 @@ export class MessageIndex {
       this.#flags.set(slot, USED | TEXT_ID)
     }
     this.#table[~probed] = fingerprint(this.#probedHash) | (slot + 1)
+    if (this.#growing !== undefined && slot < this.#growing.nextSlot) this.#place(this.#growing.table, slot)
     this.#size++
     return slot
   }
 
   remove(slot: number): void {
-    const table = this.#table
-    const mask = table.length - 1
-    let i = this.#homeOf(slot) & mask
-    while ((table[i] & SLOT_MASK) !== slot + 1) {
-      if (table[i] === 0) throw new StoreError(`index corrupt: slot ${slot} is not in the table`)
-      i = (i + 1) & mask
-    }
-    // backward shift: pull later entries of the probe run into the gap so lookups never stop early
-    let gap = i
-    for (let j = (gap + 1) & mask; table[j] !== 0; j = (j + 1) & mask) {
-      const home = this.#homeOf((table[j] & SLOT_MASK) - 1) & mask
-      const movable = gap <= j ? home <= gap || home > j : home <= gap && home > j
-      if (movable) {
-        table[gap] = table[j]
-        gap = j
-      }
-    }
-    table[gap] = 0
+    this.#unplace(this.#table, slot)
+    if (this.#growing !== undefined && slot < this.#growing.nextSlot) this.#unplace(this.#growing.table, slot)
     if (this.#flags.get(slot) & TEXT_ID) this.#textIds.delete(slot)
     this.#flags.set(slot, 0)
     this.#free.push(slot)
@@ -235,7 +230,7 @@ export class MessageIndex {
 
   /** Bytes held by the typed arrays (the JS heap part, text ids and topics, is not counted). */
   get bytes(): number {
-    return this.#table.byteLength + this.#flags.bytes + this.#topic.bytes + this.#ids.bytes + this.#saveSegment.bytes +
+    return this.#table.byteLength + (this.#growing?.table.byteLength ?? 0) + this.#flags.bytes + this.#topic.bytes + this.#ids.bytes + this.#saveSegment.bytes +
       this.#saveOffset.bytes + this.#nextDeliverAtMs.bytes
   }
 
@@ -266,17 +261,50 @@ export class MessageIndex {
     return hashWords(this.#ids.get(at), this.#ids.get(at + 1), this.#ids.get(at + 2), this.#ids.get(at + 3))
   }
 
-  /** Rehashes in slot order: reading ids sequentially is far cheaper than following the old table. */
-  #resize(length: number): void {
-    const table = (this.#table = new Int32Array(length))
-    const mask = length - 1
-    for (let slot = 0; slot < this.#slotCount; slot++) {
-      if (!(this.#flags.get(slot) & USED)) continue
-      const hash = this.#homeOf(slot)
-      let i = hash & mask
-      while (table[i] !== 0) i = (i + 1) & mask
-      table[i] = fingerprint(hash) | (slot + 1)
+  /**
+   * Moves the growing table on by a few slots, in slot order (reading ids sequentially is far
+   * cheaper than following the old table); once every slot is in, it replaces the old table.
+   */
+  #growStep(): void {
+    const growing = this.#growing!
+    const end = Math.min(this.#slotCount, growing.nextSlot + GROW_SLOTS_PER_INSERT)
+    for (let slot = growing.nextSlot; slot < end; slot++) {
+      if (this.#flags.get(slot) & USED) this.#place(growing.table, slot)
     }
+    growing.nextSlot = end
+    if (end === this.#slotCount) {
+      this.#table = growing.table
+      this.#growing = undefined
+    }
+  }
+
+  #place(table: Int32Array, slot: number): void {
+    const mask = table.length - 1
+    const hash = this.#homeOf(slot)
+    let i = hash & mask
+    while (table[i] !== 0) i = (i + 1) & mask
+    table[i] = fingerprint(hash) | (slot + 1)
+  }
+
+  /** Takes `slot` out of `table` (its id must still be readable), keeping probe runs whole. */
+  #unplace(table: Int32Array, slot: number): void {
+    const mask = table.length - 1
+    let i = this.#homeOf(slot) & mask
+    while ((table[i] & SLOT_MASK) !== slot + 1) {
+      if (table[i] === 0) throw new StoreError(`index corrupt: slot ${slot} is not in the table`)
+      i = (i + 1) & mask
+    }
+    // backward shift: pull later entries of the probe run into the gap so lookups never stop early
+    let gap = i
+    for (let j = (gap + 1) & mask; table[j] !== 0; j = (j + 1) & mask) {
+      const home = this.#homeOf((table[j] & SLOT_MASK) - 1) & mask
+      const movable = gap <= j ? home <= gap || home > j : home <= gap && home > j
+      if (movable) {
+        table[gap] = table[j]
+        gap = j
+      }
+    }
+    table[gap] = 0
   }
 
   /**
