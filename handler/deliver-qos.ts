@@ -6,7 +6,7 @@
  */
 import type { Handler } from '../pipe/pipeline.ts'
 import { Cmd } from '../protocol/commands.ts'
-import { DeliverAckCodec, RawMessageCodec } from '../protocol/messages.ts'
+import { deliverAckStatus, RawMessageCodec } from '../protocol/messages.ts'
 import { encodePacket } from '../protocol/frame.ts'
 import type { Connection } from '../remoting/connection.ts'
 import type { BrokerContext, DeliveryContext } from './context.ts'
@@ -19,7 +19,13 @@ function send(broker: BrokerContext, conn: Connection, frame: Buffer): Promise<b
   const opaque = conn.nextOpaque()
   frame.writeUInt32BE(opaque, 0)
   return conn.request(opaque, frame, Cmd.DELIVER_ACK, broker.settings.deliveryTimeoutMs).then(
-    (answer) => DeliverAckCodec.decode(answer.body).status,
+    (answer) => {
+      try {
+        return deliverAckStatus(answer.body)
+      } catch {
+        return false // an ack that does not decode is a failed attempt, retried like any other
+      }
+    },
     () => false, // timeout, closed connection, back-pressure: a failed attempt
   )
 }

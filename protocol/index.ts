@@ -13,7 +13,7 @@ export { decodeHeader, getProperty, headerSize, writeHeader } from './header.ts'
 export type { Entry, Header } from './header.ts'
 export {
   BytesMessageCodec, ConnAuthAckCodec, ConnMetaCodec, DeliverAckCodec, HeartBeatCodec, MessageStoreAckCodec,
-  RawMessageCodec, StringMessageCodec, TxACKPacketCodec,
+  RawMessageCodec, StringMessageCodec, TxACKPacketCodec, deliverAckStatus,
 } from './messages.ts'
 export type {
   BytesMessage, ConnAuthAck, ConnMeta, DeliverAck, HeartBeat, MessageStoreAck, StringMessage, TxACKPacket,

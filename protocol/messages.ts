@@ -4,6 +4,7 @@
  */
 import type { Header } from './header.ts'
 import { defineMessage, type FieldSpec } from './schema.ts'
+import { ProtoReader } from './wire.ts'
 
 const req = (no: number, name: string, kind: FieldSpec['kind']): FieldSpec => ({ no, name, kind, required: true })
 const opt = (no: number, name: string, kind: FieldSpec['kind']): FieldSpec => ({ no, name, kind, required: false })
@@ -51,6 +52,23 @@ export const DeliverAckCodec = defineMessage<DeliverAck>('DeliverAck', [
   req(1, 'messageId', 'string'), req(2, 'topic', 'string'), req(3, 'messageType', 'string'),
   req(4, 'groupId', 'string'), req(5, 'status', 'bool'), opt(6, 'feedback', 'string'),
 ])
+
+/**
+ * DeliverAck.status alone, for the broker, which reads nothing else of an ack: skipping the other
+ * fields spares making four strings per delivery. A missing status reads as false (not delivered).
+ */
+export function deliverAckStatus(body: Buffer): boolean {
+  const reader = new ProtoReader(body)
+  let status = false
+  while (!reader.done) {
+    const tag = reader.tag()
+    if (tag === DELIVER_ACK_STATUS_TAG) status = reader.bool()
+    else reader.skip(tag)
+  }
+  return status
+}
+/** Field 5, varint wire type. */
+const DELIVER_ACK_STATUS_TAG = (5 << 3) | 0
 
 /** TxACKPacket => header:1 Header (req) | status:2 int32 (req; 0 unknown, 1 commit, 2 rollback) | feedback:3 string (req) */
 export interface TxACKPacket extends Unknown { header: Header; status: number; feedback: string }

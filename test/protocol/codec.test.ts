@@ -3,7 +3,7 @@ import protobuf from 'protobufjs'
 import { fileURLToPath } from 'node:url'
 import {
   ConnMetaCodec, DeliverAckCodec, ErrorCodes, HeartBeatCodec, MessageStoreAckCodec, ProtocolError, RawMessageCodec,
-  StringMessageCodec, BytesMessageCodec, TxACKPacketCodec, ScheduleRequestCodec, type Header,
+  StringMessageCodec, BytesMessageCodec, TxACKPacketCodec, ScheduleRequestCodec, deliverAckStatus, type Header,
 } from '../../protocol/index.ts'
 import { goldenHeader } from '../../protocol/goldens.ts'
 import { SeededRandom, testSeed } from '../helpers/random.ts'
@@ -132,4 +132,20 @@ test('random messages: our bytes equal protobufjs bytes, and each decodes the ot
       t.true(back.body.equals(msg.body))
     }
   }
+})
+
+test('deliverAckStatus reads the status the full DeliverAck decode reads, whatever else the ack holds', (t) => {
+  const unknown = Buffer.from('48960152' + '0378797a', 'hex') // fields 9 and 10, which KiteQ never sends
+  for (const status of [true, false]) {
+    for (const feedback of [undefined, 'consumer said no']) {
+      const body = DeliverAckCodec.encode({ messageId: 'a'.repeat(32), topic: 'trade', messageType: 'pay-succ', groupId: 'p', status, feedback })
+      t.is(deliverAckStatus(body), DeliverAckCodec.decode(body).status)
+      t.is(deliverAckStatus(Buffer.concat([body, unknown])), status)
+    }
+  }
+  // status is field 5, varint: written on its own it is the whole answer; absent it reads false
+  t.true(deliverAckStatus(Buffer.from('2801', 'hex')))
+  t.false(deliverAckStatus(Buffer.alloc(0)))
+  const cut = DeliverAckCodec.encode({ messageId: 'm'.repeat(32), topic: 't', messageType: 'x', groupId: 'g', status: true })
+  t.throws(() => deliverAckStatus(cut.subarray(0, 10)), { instanceOf: ProtocolError })
 })
