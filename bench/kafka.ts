@@ -10,13 +10,14 @@
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import kafkajs, { type Admin } from 'kafkajs'
 import { KiteQClient } from '../client/index.ts'
 import { KafkaBridge } from '../kafka/bridge.ts'
 import { parseKafkaRoutes } from '../kafka/routes.ts'
 import type { StoredMessage } from '../store/message-store.ts'
+import { freePort } from '../test/helpers/broker-process.ts'
 import { formatRate, printMachine } from './machine.ts'
 
 const arg = (name: string, fallback: string) => {
@@ -94,14 +95,6 @@ async function bridgeAlone(): Promise<void> {
 }
 
 // ------------------------------------------------------------------------------ end to end
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 async function endToEnd(): Promise<void> {
   const topic = await newTopic()

@@ -1,5 +1,6 @@
-/** The real CLI broker as a child process, for crash tests: start, SIGKILL, restart on the same port. */
+/** The real CLI broker as a child process: start, SIGKILL or SIGTERM, restart on the same port, read its RSS. */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
@@ -57,21 +58,29 @@ export class BrokerProcess {
     })
   }
 
-  kill(): Promise<void> {
-    const child = this.#child
-    if (child === undefined || child.exitCode !== null) return Promise.resolve()
-    return new Promise((resolve) => {
-      child.once('exit', () => resolve())
-      child.kill('SIGKILL')
-    })
+  /** Resident set size in bytes (Linux). */
+  rssBytes(): number {
+    const status = readFileSync(`/proc/${this.#child!.pid}/status`, 'utf8')
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024
   }
 
-  async stop(): Promise<void> {
+  /** SIGKILL: the crash. */
+  kill(): Promise<void> {
+    return this.#signal('SIGKILL')
+  }
+
+  /** SIGTERM: the graceful stop; resolves once the broker has drained and exited. */
+  stop(): Promise<void> {
+    return this.#signal('SIGTERM')
+  }
+
+  #signal(signal: NodeJS.Signals): Promise<void> {
     const child = this.#child
-    if (child === undefined || child.exitCode !== null) return
-    await new Promise((resolve) => {
-      child.once('exit', resolve)
-      child.kill('SIGTERM')
+    // a child killed by a signal has exitCode null and signalCode set
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+    return new Promise((resolve) => {
+      child.once('exit', () => resolve())
+      child.kill(signal)
     })
   }
 }

@@ -3,10 +3,9 @@
  * tests FAIL). Serial: one test stops Kafka for 30 s, which the others must not run into.
  */
 import test, { type ExecutionContext } from 'ava'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync } from 'node:fs'
-import { createServer, connect } from 'node:net'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,6 +16,7 @@ import { KafkaBridge } from '../../kafka/bridge.ts'
 import { KafkaHeaders } from '../../kafka/record.ts'
 import { parseKafkaRoutes } from '../../kafka/routes.ts'
 import { randomName, startBroker } from '../helpers/broker.ts'
+import { BrokerProcess, freePort } from '../helpers/broker-process.ts'
 import { eventually, startConsumer, startProducer } from '../helpers/clients.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
@@ -135,67 +135,6 @@ function publisher(client: KiteQClient, topic: string, opts: { count?: number; r
       await done
     },
     done,
-  }
-}
-
-// --------------------------------------------------------------- the broker as a child process
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-class CliBroker {
-  readonly port: number
-  readonly args: string[]
-  child: ChildProcess | undefined
-  output = ''
-
-  constructor(port: number, args: string[]) {
-    this.port = port
-    this.args = args
-  }
-
-  get address(): string {
-    return `127.0.0.1:${this.port}`
-  }
-
-  /** Resident set size in bytes (Linux). */
-  rssBytes(): number {
-    const status = readFileSync(`/proc/${this.child!.pid}/status`, 'utf8')
-    return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(process.execPath, [`--import=${import.meta.resolve('tsx')}`, join(root, 'kiteq.ts'), `-bind=${this.address}`, '-logLevel=warn', ...this.args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    this.child = child
-    const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-20_000))
-    child.stdout!.on('data', keep)
-    child.stderr!.on('data', keep)
-    let exited = false
-    child.once('exit', () => (exited = true))
-    await eventually(async () => {
-      if (exited) throw new Error(`broker exited while starting: ${this.output}`)
-      return new Promise<boolean>((resolve) => {
-        const s = connect({ host: '127.0.0.1', port: this.port })
-        s.once('connect', () => (s.destroy(), resolve(true)))
-        s.once('error', () => resolve(false))
-      })
-    }, 30_000, 'the broker listens')
-  }
-
-  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const child = this.child
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
-    return new Promise((resolve) => {
-      child.once('exit', () => resolve())
-      child.kill(signal)
-    })
   }
 }
 
@@ -319,7 +258,7 @@ test.serial('broker killed with SIGKILL mid-forward: every acknowledged message 
   const topic = randomName('kq')
   const db = `sqlite://${join(mkdtempSync(join(tmpdir(), 'kiteq-kafka-crash-')), 'k.db')}`
   // a watermark of 500/s keeps a backlog behind the publisher however slow the machine: the kill lands mid-forward
-  const broker = new CliBroker(await freePort(), [`-topics=${topic}`, `-db=${db}`, `-kafka=${kafkaAddress()}`, `-kafkaRoutes=${topic}:${kafkaTopic}@500`])
+  const broker = new BrokerProcess(await freePort(), [`-topics=${topic}`, `-db=${db}`, `-kafka=${kafkaAddress()}`, `-kafkaRoutes=${topic}:${kafkaTopic}@500`])
   await broker.start()
   const client = new KiteQClient({ brokers: [broker.address], groupId: randomName('p'), connection: quickReconnect, publishTimeoutMs: 2000 })
   client.setTopics([topic])
@@ -345,7 +284,7 @@ test.serial('broker killed with SIGKILL mid-forward: every acknowledged message 
 
   await reader.stop()
   await client.close()
-  await broker.kill('SIGTERM')
+  await broker.stop()
   await drop()
 })
 
@@ -359,7 +298,7 @@ test.serial('[outage] Kafka down for 30 s under load: local consumers keep recei
   await createTopics(admin, [kafkaTopic])
   await admin.disconnect()
   const db = `sqlite://${join(mkdtempSync(join(tmpdir(), 'kiteq-kafka-outage-')), 'k.db')}`
-  const broker = new CliBroker(await freePort(), [`-topics=${topic}`, `-db=${db}`, `-kafka=${kafkaAddress()}`, `-kafkaRoutes=${topic}:${kafkaTopic}`])
+  const broker = new BrokerProcess(await freePort(), [`-topics=${topic}`, `-db=${db}`, `-kafka=${kafkaAddress()}`, `-kafkaRoutes=${topic}:${kafkaTopic}`])
   await broker.start()
   const group = randomName('s')
   const local = await startConsumer({ address: broker.address, group, bindings: [bindDirect(group, topic, 'm', 0)], connection: quickReconnect })
@@ -412,6 +351,6 @@ test.serial('[outage] Kafka down for 30 s under load: local consumers keep recei
     if (kafkaStopped) kafkaScript('start')
     await client.close()
     await local.client.close()
-    await broker.kill('SIGTERM')
+    await broker.stop()
   }
 })
