@@ -222,6 +222,16 @@ func startProducer(c *common, l kc.IListener) (ids *lineWriter, cl *kc.KiteQClie
 	return ids, cl, func() { cl.Destroy(); ids.close() }, nil
 }
 
+// maxLoggedFailures caps the lines about failed sends: a broker outage would otherwise flood stderr.
+const maxLoggedFailures = 20
+
+// logSendFailure logs the nth failed send (1-based) while under maxLoggedFailures.
+func logSendFailure(nth int64, what, id string, err error) {
+	if nth <= maxLoggedFailures {
+		log.Printf("%s %s failed: %v", what, id, err)
+	}
+}
+
 // stopSignals fires on SIGINT/SIGTERM so that consume and uncommitted still print their
 // final JSON line when the test stops them early.
 func stopSignals() <-chan os.Signal {

@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"log"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,9 +110,7 @@ func runProduce(args []string) error {
 					err = cl.SendBytesMessage(o.bytesMsg(id, c.topic, c.msgType, true))
 				}
 				if err != nil {
-					if f := failed.Add(1); f <= 20 {
-						log.Printf("send %s failed: %v", id, err)
-					}
+					logSendFailure(failed.Add(1), "send", id, err)
 					continue
 				}
 				sent.Add(1)

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"log"
 	"time"
 
 	kc "kiteq-ts/interop/internal/kiteclient"
@@ -60,9 +59,7 @@ func runTx(args []string) error {
 		})
 		if !ran { // the message was not stored, the local tx never ran
 			failed++
-			if failed <= 20 {
-				log.Printf("tx send %s failed: %v", id, err)
-			}
+			logSendFailure(int64(failed), "tx send", id, err)
 			continue
 		}
 		sent++

@@ -105,9 +105,7 @@ func runUncommitted(args []string) error {
 			delete(k.ids, id)
 			k.mu.Unlock()
 			failed++
-			if failed <= 20 {
-				log.Printf("send %s failed: %v", id, err)
-			}
+			logSendFailure(int64(failed), "send", id, err)
 			continue
 		}
 		sent++
