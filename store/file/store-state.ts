@@ -28,15 +28,9 @@ interface Extra {
   stateSegment: number
 }
 
-export interface NewMessage {
+export interface NewMessage extends Omit<MessageState, 'deliverAtMs' | 'expiredTime' | 'dead'> {
   topic: string
   messageId: string
-  commit: boolean
-  nextDeliverAtMs: number
-  deliverCount: number
-  txCheckCount: number
-  succGroups: readonly string[]
-  failGroups: readonly string[]
 }
 
 interface Snapshot {
