@@ -9,6 +9,8 @@
  * words in a ring; an open-addressing table with linear probing finds them. Ids of another shape
  * are not remembered (a lookup of one answers false).
  */
+import { hexIdWords } from '../protocol/message-id.ts'
+
 const EMPTY = -1
 const ID_WORDS = 4
 
@@ -101,21 +103,8 @@ export class RecentDeliveries {
   }
 }
 
-/** Four 32-bit words from 32 hex characters; false for any other string. */
-function parseId(id: string, into: Uint32Array): boolean {
-  if (id.length !== 32) return false
-  for (let w = 0; w < ID_WORDS; w++) {
-    let word = 0
-    for (let i = w * 8; i < w * 8 + 8; i++) {
-      const c = id.charCodeAt(i)
-      const nibble = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1
-      if (nibble < 0) return false
-      word = (word << 4) | nibble
-    }
-    into[w] = word >>> 0
-  }
-  return true
-}
+/** Four 32-bit words from 32 hex characters of either case; false for any other string. */
+const parseId = (id: string, into: Uint32Array) => hexIdWords(id, into, true)
 
 /** Mixes all four words: producers may choose ids that share their leading characters. */
 function hash(a: number, b: number, c: number, d: number): number {

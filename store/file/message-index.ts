@@ -11,6 +11,7 @@
  *
  * Any other id spelling still works: it is kept as a string beside the slot (rare and slower).
  */
+import { hexIdWords } from '../../protocol/message-id.ts'
 import { StoreError } from '../message-store.ts'
 import { Float64Column, Int32Stack, Uint16Column, Uint32Column, Uint8Column } from './columns.ts'
 
@@ -36,23 +37,8 @@ const fingerprint = (hash: number) => (hash >>> SLOT_BITS) << SLOT_BITS
 
 const scratch = new Uint32Array(4)
 
-/** Parses a 32-digit lowercase hex id into `out`; false for any other spelling. */
-function parseHexId(id: string, out: Uint32Array): boolean {
-  if (id.length !== 32) return false
-  for (let w = 0; w < 4; w++) {
-    let word = 0
-    for (let i = w * 8; i < w * 8 + 8; i++) {
-      const c = id.charCodeAt(i)
-      let nibble: number
-      if (c >= 48 && c <= 57) nibble = c - 48
-      else if (c >= 97 && c <= 102) nibble = c - 87
-      else return false
-      word = (word << 4) | nibble
-    }
-    out[w] = word >>> 0
-  }
-  return true
-}
+/** A lowercase hex id's words into `out`; false for any other spelling (kept as text instead). */
+const parseHexId = (id: string, out: Uint32Array) => hexIdWords(id, out, false)
 
 function hashWords(w0: number, w1: number, w2: number, w3: number): number {
   let h = Math.imul(w0 ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(w1, 0xc2b2ae35) ^ Math.imul(w2, 0x27d4eb2f) ^ Math.imul(w3, 0x165667b1)
