@@ -26,14 +26,14 @@ export interface Frame {
 }
 
 export function writeFrameHeader(
-  buf: Buffer, opaque: number, cmdType: number, bodyLength: number, version = 0, extension = 0n,
+  buf: Buffer, opaque: number, cmdType: number, bodyLength: number, version = 0, extension = 0n, offset = 0,
 ): void {
-  buf.writeUInt32BE(opaque >>> 0, 0)
-  buf[4] = cmdType
-  buf.writeInt16BE(version, 5)
-  if (extension === 0n) buf.fill(0, 7, 15)
-  else buf.writeBigInt64BE(extension, 7)
-  buf.writeInt32BE(bodyLength, 15)
+  buf.writeUInt32BE(opaque >>> 0, offset)
+  buf[offset + 4] = cmdType
+  buf.writeInt16BE(version, offset + 5)
+  if (extension === 0n) buf.fill(0, offset + 7, offset + 15)
+  else buf.writeBigInt64BE(extension, offset + 7)
+  buf.writeInt32BE(bodyLength, offset + 15)
 }
 
 /** A frame around an already encoded body. */
@@ -44,19 +44,34 @@ export function encodeFrame(frame: Omit<Frame, 'version' | 'extension'> & Partia
   return buf
 }
 
-/** Encodes `message` straight into a frame: one exactly-sized allocation. */
-export function encodePacket<T>(
-  opaque: number, cmdType: number, codec: MessageCodec<T>, message: T, maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
-): Buffer {
+/** The body size of `message`, refusing one larger than a frame may carry. */
+export function packetBodySize<T>(codec: MessageCodec<T>, message: T, maxBodyBytes = DEFAULT_MAX_BODY_BYTES): number {
   const bodyLength = codec.size(message)
   if (bodyLength > maxBodyBytes) {
     throw new ProtocolError(`${codec.name} of ${bodyLength} bytes exceeds the ${maxBodyBytes}-byte frame limit`)
   }
-  const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bodyLength)
-  writeFrameHeader(buf, opaque, cmdType, bodyLength)
-  const w = new ProtoWriter(buf, FRAME_HEADER_BYTES)
+  return bodyLength
+}
+
+/** Writes the frame of `message` (body size from packetBodySize) into `buf` at `offset`. */
+export function writePacket<T>(
+  buf: Buffer, offset: number, opaque: number, cmdType: number, codec: MessageCodec<T>, message: T, bodyLength: number,
+): void {
+  writeFrameHeader(buf, opaque, cmdType, bodyLength, 0, 0n, offset)
+  const w = new ProtoWriter(buf, offset + FRAME_HEADER_BYTES)
   codec.write(w, message)
-  if (w.pos !== buf.length) throw new Error(`${codec.name}: wrote ${w.pos - FRAME_HEADER_BYTES} of ${bodyLength} bytes`)
+  if (w.pos !== offset + FRAME_HEADER_BYTES + bodyLength) {
+    throw new Error(`${codec.name}: wrote ${w.pos - offset - FRAME_HEADER_BYTES} of ${bodyLength} bytes`)
+  }
+}
+
+/** Encodes `message` straight into a frame: one exactly-sized allocation. */
+export function encodePacket<T>(
+  opaque: number, cmdType: number, codec: MessageCodec<T>, message: T, maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
+): Buffer {
+  const bodyLength = packetBodySize(codec, message, maxBodyBytes)
+  const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bodyLength)
+  writePacket(buf, 0, opaque, cmdType, codec, message, bodyLength)
   return buf
 }
 

@@ -1,13 +1,14 @@
 /**
  * A framed KiteQ connection over any Duplex (a TCP socket, or one end of an in-memory pair).
  *
- * Writes are coalesced: frames queue up and go out in one write per event-loop turn, or at once when
- * the queue passes `flushThresholdBytes`. When the stream pushes back (`write()` returns false) we
+ * Writes are coalesced: frames are encoded into one outbound buffer and go out in one write per
+ * event-loop turn, or at once when the queue passes `flushThresholdBytes`. When the stream pushes back (`write()` returns false) we
  * stop writing until 'drain'; frames keep queueing up to `maxQueuedBytes` (counting the stream's own
  * buffer too) and beyond that `send` refuses with a BackpressureError, so a peer that never reads
  * cannot grow our memory without bound.
  *
- * Requests are correlated by opaque on this connection only. A pending request also names the
+ * Requests are correlated by opaque on this connection only. Their timeouts share one timer, armed
+ * for the earliest deadline: a timer per request cost more than the rest of the bookkeeping. A pending request also names the
  * command its answer must have, so a peer request that happens to reuse one of our opaques (KiteQ's
  * peers count opaques independently) is routed as a request, never mistaken for the answer.
  * Responses are plain `send`s: they never register anything.
@@ -17,10 +18,13 @@ import type { Duplex } from 'node:stream'
 import {
   BackpressureError, ConnectionClosedError, KiteQError, ProtocolError, TimeoutError,
 } from '../protocol/errors.ts'
-import { DEFAULT_MAX_BODY_BYTES, encodePacket, type Frame } from '../protocol/frame.ts'
+import {
+  DEFAULT_MAX_BODY_BYTES, FRAME_HEADER_BYTES, packetBodySize, writePacket, type Frame,
+} from '../protocol/frame.ts'
 import { FrameDecoder } from '../protocol/frame-decoder.ts'
 import { silentLogger, type Logger } from '../protocol/logger.ts'
 import type { MessageCodec } from '../protocol/schema.ts'
+import { OutboundBuffer } from './outbound-buffer.ts'
 
 /** Frames read and written, shared by the connections of one server (KiteQ's read/write counts). */
 export interface TrafficCounters {
@@ -57,7 +61,9 @@ interface Pending {
   readonly responseCmd: number
   readonly resolve: (frame: Frame) => void
   readonly reject: (err: Error) => void
-  readonly timer: NodeJS.Timeout
+  /** performance.now() past which the request fails with TimeoutError. */
+  readonly deadline: number
+  readonly timeoutMs: number
 }
 
 export interface ConnectionEvents {
@@ -77,8 +83,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   readonly #pending = new Map<number, Pending>()
   readonly #traffic: TrafficCounters | undefined
   #onFrame: FrameHandler = () => {}
-  #queue: Buffer[] = []
-  #queuedBytes = 0
+  readonly #out = new OutboundBuffer()
+  /** The one timeout timer (see the file comment) and the deadline it is armed for. */
+  #timeoutTimer: NodeJS.Timeout | undefined
+  #timeoutAt = Infinity
   #flushScheduled = false
   #waitingForDrain = false
   #nextOpaque = 1
@@ -118,7 +126,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** Bytes queued by us and not yet accepted by the stream, plus the stream's own buffer. */
   get queuedBytes(): number {
-    return this.#queuedBytes + this.#stream.writableLength
+    return this.#out.bytes + this.#stream.writableLength
   }
 
   /** True while the stream pushes back; 'drain' is emitted when it stops. */
@@ -140,26 +148,20 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** Queues an encoded frame. Throws ConnectionClosedError or BackpressureError; never blocks. */
   send(frame: Buffer): void {
-    if (this.#closed) throw this.#closedError()
-    if (this.#queuedBytes + this.#stream.writableLength + frame.length > this.#maxQueuedBytes) {
-      throw new BackpressureError(
-        `${this.label}: ${this.queuedBytes} bytes already queued, refusing ${frame.length} more (limit ${this.#maxQueuedBytes})`,
-      )
-    }
-    this.#queue.push(frame)
-    this.#queuedBytes += frame.length
-    if (this.#traffic !== undefined) this.#traffic.framesWritten++
-    if (this.#waitingForDrain) return
-    if (this.#queuedBytes >= this.#flushThresholdBytes) this.#flush()
-    else if (!this.#flushScheduled) {
-      this.#flushScheduled = true
-      process.nextTick(this.#scheduledFlush)
-    }
+    this.#admit(frame.length)
+    this.#out.append(frame)
+    this.#queued()
   }
 
-  /** Encodes and queues a message; for answers pass the request's opaque. */
+  /** Encodes and queues a message; for answers pass the request's opaque. Throws like `send`. */
   sendMessage<T>(opaque: number, cmdType: number, codec: MessageCodec<T>, message: T): void {
-    this.send(encodePacket(opaque, cmdType, codec, message, this.maxBodyBytes))
+    const bodyLength = packetBodySize(codec, message, this.maxBodyBytes)
+    const length = FRAME_HEADER_BYTES + bodyLength
+    this.#admit(length)
+    // encoded in place: the frame exists only inside the outbound buffer
+    writePacket(this.#out.reserve(length), this.#out.writeOffset, opaque, cmdType, codec, message, bodyLength)
+    this.#out.commit(length)
+    this.#queued()
   }
 
   /**
@@ -168,36 +170,25 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * BackpressureError; settles exactly once.
    */
   request(opaque: number, frame: Buffer, responseCmd: number, timeoutMs = this.#requestTimeoutMs): Promise<Frame> {
-    if (this.#closed) return Promise.reject(this.#closedError())
-    return new Promise<Frame>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.#pending.get(opaque)?.timer !== timer) return
-        this.#pending.delete(opaque)
-        reject(new TimeoutError(`${this.label}: no answer to request ${opaque} within ${timeoutMs} ms`))
-      }, timeoutMs)
-      this.#pending.set(opaque, { responseCmd, resolve, reject, timer })
-      try {
-        this.send(frame)
-      } catch (err) {
-        clearTimeout(timer)
-        this.#pending.delete(opaque)
-        reject(err as Error)
-      }
-    })
-  }
-
-  /** Encodes `message` as a request and waits for its answer. */
-  requestMessage<T>(
-    cmdType: number, codec: MessageCodec<T>, message: T, responseCmd: number, timeoutMs?: number,
-  ): Promise<Frame> {
-    const opaque = this.nextOpaque()
-    let frame: Buffer
     try {
-      frame = encodePacket(opaque, cmdType, codec, message, this.maxBodyBytes)
+      this.send(frame)
     } catch (err) {
       return Promise.reject(err)
     }
-    return this.request(opaque, frame, responseCmd, timeoutMs)
+    return this.#awaitAnswer(opaque, responseCmd, timeoutMs)
+  }
+
+  /** Encodes `message` as a request and waits for its answer (see `request`). */
+  requestMessage<T>(
+    cmdType: number, codec: MessageCodec<T>, message: T, responseCmd: number, timeoutMs = this.#requestTimeoutMs,
+  ): Promise<Frame> {
+    const opaque = this.nextOpaque()
+    try {
+      this.sendMessage(opaque, cmdType, codec, message)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.#awaitAnswer(opaque, responseCmd, timeoutMs)
   }
 
   /** Resolves when nothing is held back by the stream (at once if it is not pushing back). */
@@ -230,7 +221,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#stream.destroy()
       return
     }
-    if (this.#queuedBytes > 0) this.#stream.write(Buffer.concat(this.#queue, this.#queuedBytes))
+    if (this.#out.bytes > 0) this.#stream.write(this.#out.take())
     this.#shutdown(undefined)
     this.#stream.end()
   }
@@ -255,8 +246,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.#traffic !== undefined) this.#traffic.framesRead++
     const pending = this.#pending.get(frame.opaque)
     if (pending !== undefined && pending.responseCmd === frame.cmdType) {
+      // the timeout timer stays armed: disarming whenever nothing is pending and arming again at the
+      // next request made and dropped a timer per request at low load; an idle fire finds nothing
       this.#pending.delete(frame.opaque)
-      clearTimeout(pending.timer)
       pending.resolve(frame)
       return
     }
@@ -265,17 +257,35 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   // ------------------------------------------------------------------------------------ outbound
 
+  /** Throws unless `length` more bytes may be queued. */
+  #admit(length: number): void {
+    if (this.#closed) throw this.#closedError()
+    if (this.#out.bytes + this.#stream.writableLength + length > this.#maxQueuedBytes) {
+      throw new BackpressureError(
+        `${this.label}: ${this.queuedBytes} bytes already queued, refusing ${length} more (limit ${this.#maxQueuedBytes})`,
+      )
+    }
+  }
+
+  /** A frame was queued: count it and flush now, at the end of the turn, or after 'drain'. */
+  #queued(): void {
+    if (this.#traffic !== undefined) this.#traffic.framesWritten++
+    if (this.#waitingForDrain) return
+    if (this.#out.bytes >= this.#flushThresholdBytes) this.#flush()
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      process.nextTick(this.#scheduledFlush)
+    }
+  }
+
   readonly #scheduledFlush = (): void => {
     this.#flushScheduled = false
     this.#flush()
   }
 
   #flush(): void {
-    if (this.#queuedBytes === 0 || this.#waitingForDrain || this.#closed) return
-    const data = this.#queue.length === 1 ? this.#queue[0] : Buffer.concat(this.#queue, this.#queuedBytes)
-    this.#queue = []
-    this.#queuedBytes = 0
-    if (!this.#stream.write(data)) this.#waitingForDrain = true
+    if (this.#out.bytes === 0 || this.#waitingForDrain || this.#closed) return
+    if (!this.#stream.write(this.#out.take())) this.#waitingForDrain = true
   }
 
   #drained(): void {
@@ -283,6 +293,48 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#waitingForDrain = false
     this.#flush()
     if (!this.#waitingForDrain) this.emit('drain')
+  }
+
+  // ------------------------------------------------------------------------------------ requests
+
+  /**
+   * Registers for the answer to a request already queued: no answer can arrive before this turn
+   * ends, and a request that could not be queued then leaves nothing to undo.
+   */
+  #awaitAnswer(opaque: number, responseCmd: number, timeoutMs: number): Promise<Frame> {
+    return new Promise<Frame>((resolve, reject) => {
+      const deadline = performance.now() + timeoutMs
+      this.#pending.set(opaque, { responseCmd, resolve, reject, deadline, timeoutMs })
+      if (deadline < this.#timeoutAt) this.#armTimeouts(deadline)
+    })
+  }
+
+  #armTimeouts(at: number): void {
+    if (this.#timeoutTimer !== undefined) clearTimeout(this.#timeoutTimer)
+    this.#timeoutAt = at
+    this.#timeoutTimer = setTimeout(this.#expireRequests, Math.max(0, at - performance.now()))
+  }
+
+  #disarmTimeouts(): void {
+    if (this.#timeoutTimer === undefined) return
+    clearTimeout(this.#timeoutTimer)
+    this.#timeoutTimer = undefined
+    this.#timeoutAt = Infinity
+  }
+
+  /** Fails every request past its deadline and re-arms for the earliest one left. */
+  readonly #expireRequests = (): void => {
+    this.#timeoutTimer = undefined
+    this.#timeoutAt = Infinity
+    const now = performance.now()
+    let earliest = Infinity
+    for (const [opaque, p] of this.#pending) {
+      if (p.deadline <= now) {
+        this.#pending.delete(opaque)
+        p.reject(new TimeoutError(`${this.label}: no answer to request ${opaque} within ${p.timeoutMs} ms`))
+      } else if (p.deadline < earliest) earliest = p.deadline
+    }
+    if (earliest !== Infinity) this.#armTimeouts(earliest)
   }
 
   // ----------------------------------------------------------------------------------- lifecycle
@@ -295,15 +347,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.#closed) return
     this.#closed = true
     this.#closeReason = reason
-    this.#queue = []
-    this.#queuedBytes = 0
+    this.#out.clear()
+    this.#disarmTimeouts()
     const error = this.#closedError()
     const pending = [...this.#pending.values()]
     this.#pending.clear()
-    for (const p of pending) {
-      clearTimeout(p.timer)
-      p.reject(error)
-    }
+    for (const p of pending) p.reject(error)
     this.emit('close', reason)
   }
 }

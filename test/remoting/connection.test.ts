@@ -6,6 +6,7 @@ import {
   Cmd, ErrorCodes, HeartBeatCodec, encodePacket, type Frame, BackpressureError,
 } from '../../protocol/index.ts'
 import { Connection, listenTcp, configureSocket } from '../../remoting/index.ts'
+import type { MessageCodec } from '../../protocol/schema.ts'
 
 async function tcpPair(onServerFrame: (frame: Frame, conn: Connection) => void, clientOptions = {}) {
   let serverSocket: Socket | undefined
@@ -211,3 +212,66 @@ test('past the byte threshold a flush happens at once', (t) => {
   t.is(writes, 2) // at 1000 and 2000 bytes... of 2500
   sender.close()
 })
+
+test('requests with different timeouts each fail at their own deadline, whatever the order they were made in', async (t) => {
+  const [a, b] = duplexPair()
+  const client = new Connection(a)
+  new Connection(b) // a peer that never answers
+  const started = performance.now()
+  const failedAt = new Map<number, number>()
+  const timeouts = [400, 40, 200, 10, 800]
+  const requests = timeouts.map((ms) =>
+    client.requestMessage(Cmd.HEARTBEAT, HeartBeatCodec, { version: ms }, Cmd.HEARTBEAT, ms).then(
+      () => t.fail('a peer that never answers cannot satisfy a request'),
+      (err: { code?: string }) => {
+        t.is(err.code, ErrorCodes.TIMEOUT)
+        failedAt.set(ms, performance.now() - started)
+      },
+    ),
+  )
+  await Promise.all(requests)
+  const order = [...failedAt.keys()]
+  t.deepEqual(order, [...timeouts].sort((x, y) => x - y), 'they fail shortest timeout first')
+  for (const [ms, at] of failedAt) t.true(at >= ms - 1, `the ${ms} ms request failed after ${at.toFixed(1)} ms`)
+  t.is(client.pendingRequests, 0)
+  client.close()
+})
+
+test('frames of every size arrive whole and in order across outbound slab boundaries', async (t) => {
+  const [a, b] = duplexPair()
+  const sender = new Connection(a, { flushThresholdBytes: 1 << 30 })
+  const receiver = new Connection(b)
+  const got: Frame[] = []
+  receiver.setFrameHandler((f) => got.push({ ...f, body: Buffer.from(f.body) }))
+  // seeded sizes from 0 to 200 KiB, mixing frames queued raw and frames encoded in place
+  let seed = 7
+  const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
+  const sent: Buffer[] = []
+  for (let turn = 0; turn < 20; turn++) {
+    for (let i = 0; i < 30; i++) {
+      const size = random() < 0.1 ? Math.floor(random() * 200_000) : Math.floor(random() * 3000)
+      const body = Buffer.alloc(size, (turn * 30 + i) & 0xff)
+      sent.push(body)
+      if (i % 2 === 0) sender.send(encodePacket(sent.length, Cmd.BYTES_MESSAGE, RawBody, body))
+      else sender.sendMessage(sent.length, Cmd.BYTES_MESSAGE, RawBody, body)
+    }
+    while (got.length < sent.length) await new Promise((r) => setImmediate(r))
+  }
+  t.is(got.length, sent.length)
+  for (let i = 0; i < sent.length; i++) {
+    t.is(got[i].opaque, i + 1)
+    if (!got[i].body.equals(sent[i])) t.fail(`frame ${i + 1} (${sent[i].length} bytes) arrived changed`)
+  }
+  sender.close()
+})
+
+/** A codec writing a buffer as the whole body. */
+const RawBody = {
+  name: 'RawBody',
+  size: (body: Buffer) => body.length,
+  write: (w: { buf: Buffer; pos: number }, body: Buffer) => {
+    body.copy(w.buf, w.pos)
+    w.pos += body.length
+  },
+  decode: (bytes: Buffer) => bytes,
+} as unknown as MessageCodec<Buffer>
