@@ -6,19 +6,18 @@
  */
 import type { Handler } from '../pipe/pipeline.ts'
 import { Cmd } from '../protocol/commands.ts'
-import { deliverAckStatus, RawMessageCodec } from '../protocol/messages.ts'
-import { encodePacket } from '../protocol/frame.ts'
+import { deliverAckStatus, PreencodedMessageCodec } from '../protocol/messages.ts'
 import type { Connection } from '../remoting/connection.ts'
+import { messageHeaderBytes, type StoredMessage } from '../store/message-store.ts'
 import type { BrokerContext, DeliveryContext } from './context.ts'
 
 /** How long to put off a group whose consumers are all pushing back or warming up. */
 const BUSY_RETRY_MS = 100
 const WARMING_RETRY_MS = 200
 
-function send(broker: BrokerContext, conn: Connection, frame: Buffer): Promise<boolean> {
-  const opaque = conn.nextOpaque()
-  frame.writeUInt32BE(opaque, 0)
-  return conn.request(opaque, frame, Cmd.DELIVER_ACK, broker.settings.deliveryTimeoutMs).then(
+function send(broker: BrokerContext, conn: Connection, m: StoredMessage): Promise<boolean> {
+  const delivery = { header: messageHeaderBytes(m), body: m.body }
+  return conn.requestMessage(m.cmdType, PreencodedMessageCodec, delivery, Cmd.DELIVER_ACK, broker.settings.deliveryTimeoutMs).then(
     (answer) => {
       try {
         return deliverAckStatus(answer.body)
@@ -34,7 +33,6 @@ export function createDeliverQosHandler(broker: BrokerContext): Handler<Delivery
   return function deliverQos(ctx) {
     const m = ctx.message
     const now = broker.clock.now()
-    let frame: Buffer | undefined
     for (const route of ctx.routes) {
       const target = broker.targetFor(route.groupId)
       if (target !== undefined) {
@@ -59,11 +57,7 @@ export function createDeliverQosHandler(broker: BrokerContext): Handler<Delivery
         ctx.deferMs = Math.min(ctx.deferMs, wait)
         continue
       }
-      // one encoding per round; each further group gets a copy carrying its own opaque
-      const payload = frame === undefined
-        ? (frame = encodePacket(0, m.cmdType, RawMessageCodec, { header: m.header, body: m.body }))
-        : Buffer.from(frame)
-      ctx.sends.push({ groupId: route.groupId, answer: send(broker, picked.session.connection, payload) })
+      ctx.sends.push({ groupId: route.groupId, answer: send(broker, picked.session.connection, m) })
     }
     if (ctx.sends.length > 0) {
       m.deliverCount++

@@ -7,6 +7,7 @@
 import { STOP, type Handler } from '../pipe/pipeline.ts'
 import { ErrorCodes } from '../protocol/errors.ts'
 import { Cmd } from '../protocol/commands.ts'
+import { encodeHeader } from '../protocol/header.ts'
 import type { StoredMessage } from '../store/message-store.ts'
 import type { BrokerContext, PublishContext } from './context.ts'
 import { replyStoreAck } from './replies.ts'
@@ -19,6 +20,8 @@ export function toStoredMessage(ctx: PublishContext, nextDeliverAtMs: number): S
     messageType: h.messageType,
     cmdType: ctx.frame.cmdType === Cmd.STRING_MESSAGE ? Cmd.STRING_MESSAGE : Cmd.BYTES_MESSAGE,
     header: h,
+    // check-message is done with the header: encode it once for the store and every delivery
+    headerBytes: encodeHeader(h),
     body: ctx.body,
     publishGroup: h.groupId,
     commit: h.commit,
@@ -35,7 +38,9 @@ export function toStoredMessage(ctx: PublishContext, nextDeliverAtMs: number): S
 }
 
 export function createPersistentHandler(broker: BrokerContext): Handler<PublishContext> {
-  return async function persistent(ctx) {
+  // a plain promise chain, not an async function: this runs for every message, and a suspended
+  // async function costs several objects more than one `then`
+  return function persistent(ctx) {
     const h = ctx.header
     const { opaque } = ctx.frame
     if (h.fly) {
@@ -56,9 +61,13 @@ export function createPersistentHandler(broker: BrokerContext): Handler<PublishC
     const now = ctx.receivedAtMs
     // committed: due at deliverAt (or now); undecided: first up for a check-back
     const message = toStoredMessage(ctx, h.commit ? Math.max(now, ctx.deliverAtMs) : now + broker.settings.txCheck.firstDelayMs)
-    try {
-      await broker.store.save(message)
-    } catch (err) {
+    return broker.store.save(message).then(() => {
+      broker.stats.stored(h.topic, h.groupId)
+      replyStoreAck(ctx.conn, opaque, h.messageId, true, `Store Result true Cost:${broker.clock.now() - now}`)
+      if (message.commit && message.nextDeliverAtMs <= broker.clock.now()) broker.deliver(message)
+      else broker.schedule({ topic: message.topic, messageId: message.messageId, nextDeliverAtMs: message.nextDeliverAtMs })
+      return undefined
+    }, (err: unknown) => {
       const code = (err as { code?: string }).code
       broker.stats.count('rejected')
       broker.logger.error({ code, err: (err as Error).message, messageId: h.messageId }, 'store refused a message')
@@ -67,11 +76,6 @@ export function createPersistentHandler(broker: BrokerContext): Handler<PublishC
         : `Store Result false: ${(err as Error).message}`
       replyStoreAck(ctx.conn, opaque, h.messageId, false, feedback)
       return STOP
-    }
-    broker.stats.stored(h.topic, h.groupId)
-    replyStoreAck(ctx.conn, opaque, h.messageId, true, `Store Result true Cost:${broker.clock.now() - now}`)
-    if (message.commit && message.nextDeliverAtMs <= broker.clock.now()) broker.deliver(message)
-    else broker.schedule({ topic: message.topic, messageId: message.messageId, nextDeliverAtMs: message.nextDeliverAtMs })
-    return undefined
+    })
   }
 }

@@ -106,6 +106,13 @@ export function headerSize(h: Header): number {
   return size
 }
 
+/** The header's protobuf encoding on its own (the bytes of a message's field 1). */
+export function encodeHeader(h: Header): Buffer {
+  const buf = Buffer.allocUnsafe(headerSize(h))
+  writeHeader(new ProtoWriter(buf), h)
+  return buf
+}
+
 /** Writes every required field, in field-number order, even when it equals its default (as Go does). */
 export function writeHeader(w: ProtoWriter, h: Header): void {
   const buf = w.buf

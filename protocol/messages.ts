@@ -94,3 +94,13 @@ export const StringMessageCodec = defineMessage<StringMessage>('StringMessage', 
  * re-encode on the way through.
  */
 export const RawMessageCodec = BytesMessageCodec
+
+/**
+ * The same message with its header already encoded: the broker encodes a header once, after
+ * check-message, and from then on the store and every delivery copy those bytes. Wire-identical to
+ * BytesMessage (a nested message and a bytes field are both length-delimited).
+ */
+export interface PreencodedMessage extends Unknown { header: Buffer; body: Buffer }
+export const PreencodedMessageCodec = defineMessage<PreencodedMessage>('BytesMessage', [
+  req(1, 'header', 'bytes'), req(2, 'body', 'bytes'),
+])

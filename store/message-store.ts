@@ -4,7 +4,7 @@
  * definition (memory: until the process ends). Failures throw a StoreError.
  */
 import { ErrorCodes, KiteQError, type KiteQErrorOptions } from '../protocol/errors.ts'
-import type { Header } from '../protocol/header.ts'
+import { encodeHeader, type Header } from '../protocol/header.ts'
 
 /**
  * When a durable backend forces its writes to the disk: every batch (survives power loss),
@@ -28,6 +28,11 @@ export interface StoredMessage {
   cmdType: number
   /** The header as normalised by check-message (clamped expiry and deliverLimit). */
   header: Header
+  /**
+   * `header`'s protobuf encoding, when known: encoded once, then copied by the store and by each
+   * delivery. Whoever gives a message a different header leaves this out (see messageHeaderBytes).
+   */
+  headerBytes?: Buffer
   body: Buffer
   publishGroup: string
   commit: boolean
@@ -44,6 +49,11 @@ export interface StoredMessage {
   failGroups: string[]
   /** Server checks (TX_ACK status 0) sent for an uncommitted message. */
   txCheckCount: number
+}
+
+/** The encoded header of `m`, encoded now (and kept) if it is not known yet. */
+export function messageHeaderBytes(m: StoredMessage): Buffer {
+  return (m.headerBytes ??= encodeHeader(m.header))
 }
 
 /** The mutable delivery bookkeeping of a message. */
@@ -157,8 +167,10 @@ export function compareDue(a: DueEntry, b: DueEntry): number {
  */
 export function redriven(m: StoredMessage, atMs: number): StoredMessage {
   const expiredTime = Math.max(m.expiredTime, Math.floor(atMs / 1000) + 7 * 86400)
+  // the header changes, so its old encoding must not come along
+  const { headerBytes: _staleEncoding, ...rest } = m
   return {
-    ...m,
+    ...rest,
     header: { ...m.header, expiredTime },
     expiredTime,
     deliverCount: 0,
