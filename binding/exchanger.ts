@@ -22,8 +22,17 @@ interface GroupEntry {
   limiter: TokenBucket | undefined
 }
 
+/** Message types whose routes are remembered per topic; past it the topic's memory starts over. */
+const MAX_CACHED_TYPES_PER_TOPIC = 1024
+
 export class Exchanger {
   readonly #topics = new Map<string, Map<string, GroupEntry>>()
+  /**
+   * topic → messageType → its routes, computed once: most messages of a topic share a few types, and
+   * matching every binding (regexes included) for each message was a visible share of the broker's
+   * time and garbage. Dropped for a topic whenever its bindings change.
+   */
+  readonly #routeCache = new Map<string, Map<string, readonly GroupRoute[]>>()
   readonly #logger: Logger
 
   constructor(logger: Logger = silentLogger) {
@@ -32,6 +41,7 @@ export class Exchanger {
 
   /** Replaces what `source` says about `groupId` on `topic` (an empty list removes it). */
   setBindings(source: string, topic: string, groupId: string, bindings: readonly Binding[]): void {
+    this.#routeCache.delete(topic)
     let groups = this.#topics.get(topic)
     if (groups === undefined) {
       if (bindings.length === 0) return
@@ -68,13 +78,27 @@ export class Exchanger {
     return [...(this.#topics.get(topic)?.keys() ?? [])]
   }
 
-  /** Every group with a binding matching (topic, messageType), once per group, minus `exclude`. */
-  routes(topic: string, messageType: string, exclude?: readonly string[]): GroupRoute[] {
+  /**
+   * Every group with a binding matching (topic, messageType), once per group, minus `exclude`.
+   * The array may be shared with other callers: never change it.
+   */
+  routes(topic: string, messageType: string, exclude?: readonly string[]): readonly GroupRoute[] {
+    let byType = this.#routeCache.get(topic)
+    let all = byType?.get(messageType)
+    if (all === undefined) {
+      all = this.#matchRoutes(topic, messageType)
+      if (byType === undefined || byType.size >= MAX_CACHED_TYPES_PER_TOPIC) this.#routeCache.set(topic, (byType = new Map()))
+      byType.set(messageType, all)
+    }
+    if (exclude === undefined || exclude.length === 0) return all
+    return all.filter((route) => !exclude.includes(route.groupId))
+  }
+
+  #matchRoutes(topic: string, messageType: string): GroupRoute[] {
     const groups = this.#topics.get(topic)
     if (groups === undefined) return []
     const out: GroupRoute[] = []
     for (const [groupId, entry] of groups) {
-      if (exclude !== undefined && exclude.includes(groupId)) continue
       for (const binding of entry.all) {
         if (bindingMatches(binding, messageType, this.#logger)) {
           out.push({ groupId, binding, limiter: entry.limiter })

@@ -92,7 +92,7 @@ export interface DeliveryContext {
   /** fly messages: one round, nothing stored, no retries. */
   readonly fly: boolean
   /** Groups still to reach this round (set by deliver-pre). */
-  routes: import('../binding/exchanger.ts').GroupRoute[]
+  routes: readonly import('../binding/exchanger.ts').GroupRoute[]
   /** Answers awaited, one per group sent to (set by deliver-qos). */
   sends: { groupId: string; answer: Promise<boolean> }[]
   /** Groups reached this round, or dropped as non-persistent and offline. */

@@ -12,9 +12,8 @@ export async function moveToDeadLetter(broker: BrokerContext, m: StoredMessage, 
 }
 
 /** Every bound group has the message (or none is bound): remove it. */
-export async function finishDelivered(broker: BrokerContext, ctx: DeliveryContext): Promise<void> {
+export function finishDelivered(broker: BrokerContext, ctx: DeliveryContext): Promise<void> | undefined {
   const m = ctx.message
-  if (ctx.fly) return
-  await broker.store.delete(m.topic, m.messageId)
-  broker.markDelivered(m.topic, m.messageId)
+  if (ctx.fly) return undefined
+  return broker.store.delete(m.topic, m.messageId).then(() => broker.markDelivered(m.topic, m.messageId))
 }

@@ -289,11 +289,12 @@ export class KiteQServer implements BrokerContext {
     return this.store.listDeadLetters(query)
   }
 
-  deliver(message: StoredMessage, options: { fly?: boolean } = {}): void {
+  deliver(message: StoredMessage, options?: { fly?: boolean }): void {
     const key = messageKey(message.topic, message.messageId)
     if (this.#inFlight.has(key) || this.#stopping) return
-    const work = this.#runDelivery(message, options.fly ?? false).finally(() => this.#inFlight.delete(key))
-    this.#inFlight.set(key, work)
+    // undefined: the delivery ended without waiting for anything (no route, say), nothing to track
+    const work = this.#runDelivery(message, options?.fly ?? false, key)
+    if (work !== undefined) this.#inFlight.set(key, work)
   }
 
   schedule(entry: DueEntry): void {
@@ -314,14 +315,24 @@ export class KiteQServer implements BrokerContext {
 
   // ------------------------------------------------------------------------------- internals
 
-  async #runDelivery(message: StoredMessage, fly: boolean): Promise<void> {
-    for (;;) {
-      const ctx: DeliveryContext = {
-        message, fly, routes: [], sends: [], succeeded: [], failed: [], deferMs: Infinity, retryNow: false,
-      }
-      await this.#deliveryChain.run(ctx)
-      if (!ctx.retryNow || this.#stopping) return
+  /**
+   * Delivery rounds of one message until no immediate retry is asked for. With `inFlightKey`, its
+   * #inFlight entry is removed when the last round ends (a continuation, so always after deliver()
+   * has set it). Plain promise chaining, no async function: this runs for every message.
+   */
+  #runDelivery(message: StoredMessage, fly: boolean, inFlightKey?: string): Promise<void> | undefined {
+    const ctx: DeliveryContext = {
+      message, fly, routes: [], sends: [], succeeded: [], failed: [], deferMs: Infinity, retryNow: false,
     }
+    const round = this.#deliveryChain.run(ctx)
+    if (round === undefined) return this.#afterRound(ctx, inFlightKey)
+    return round.then(() => this.#afterRound(ctx, inFlightKey))
+  }
+
+  #afterRound(ctx: DeliveryContext, inFlightKey: string | undefined): Promise<void> | undefined {
+    if (ctx.retryNow && !this.#stopping) return this.#runDelivery(ctx.message, ctx.fly, inFlightKey)
+    if (inFlightKey !== undefined) this.#inFlight.delete(inFlightKey)
+    return undefined
   }
 
   #onDue(entries: DueEntry[]): void {

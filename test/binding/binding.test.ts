@@ -52,6 +52,27 @@ test('exchanger: one route per group, succeeded groups excluded, sources merged'
   t.deepEqual(ex.routes('trade', 'refund').map((r) => r.groupId), ['c'])
 })
 
+test('exchanger: remembered routes follow binding changes, exclusions and more message types than it remembers', (t) => {
+  const ex = new Exchanger()
+  ex.setBindings('s', 't', 'even', [bindRegx('even', 't', '[02468]$')])
+  ex.setBindings('s', 't', 'all', [bindFanout('all', 't')])
+  const expected = (type: string) => (/[02468]$/.test(type) ? ['all', 'even'] : ['all'])
+  // three passes over 3 000 types (past the 1 024 remembered per topic): answers never go stale
+  for (let pass = 0; pass < 3; pass++) {
+    for (let i = 0; i < 3000; i++) {
+      const type = `type-${i}`
+      t.deepEqual(ex.routes('t', type).map((r) => r.groupId).sort(), expected(type))
+      if (i % 100 === 0) t.deepEqual(ex.routes('t', type, ['all']).map((r) => r.groupId), expected(type).filter((g) => g !== 'all'))
+    }
+  }
+  t.deepEqual(ex.routes('t', 'type-2').map((r) => r.groupId).sort(), ['all', 'even'], 'an exclusion left the remembered routes whole')
+  t.is(ex.routes('t', 'type-2').find((r) => r.groupId === 'all')!.limiter?.ratePerSecond, 1000, 'the default watermark')
+  ex.setBindings('s', 't', 'all', [bindFanout('all', 't', 5)])
+  t.is(ex.routes('t', 'type-2').find((r) => r.groupId === 'all')!.limiter?.ratePerSecond, 5, 'a new watermark is seen at once')
+  ex.setBindings('s', 't', 'even', [])
+  t.deepEqual(ex.routes('t', 'type-2').map((r) => r.groupId), ['all'], 'a removed group is not routed to any more')
+})
+
 test('exchanger: the watermark gives the group a limiter; ≤ 0 means none', (t) => {
   const ex = new Exchanger()
   ex.setBindings('s', 't', 'limited', [bindFanout('limited', 't', 10)])
