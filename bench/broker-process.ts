@@ -3,7 +3,9 @@
  * {"port":N} on stdout and stops on SIGTERM. `startBrokerProcess` spawns it from a benchmark.
  * Diagnostics from the environment: KITEQ_BENCH_PROF=dir writes a CPU profile there;
  * KITEQ_BENCH_ELD=ms prints every second whose event-loop delay exceeded ms (to stderr);
- * KITEQ_BENCH_GC=1 prints the garbage collector's time per kind every 5 s (to stderr).
+ * KITEQ_BENCH_GC=1 prints the garbage collector's time per kind every 5 s (to stderr);
+ * KITEQ_BENCH_ALLOC=dir writes a sampled profile of every allocation there (where garbage comes from),
+ * starting KITEQ_BENCH_ALLOC_AFTER ms after start.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -16,7 +18,8 @@ export interface BrokerProcess {
   rssMb(): number
   /** CPU seconds (user + system, all threads) the broker has used so far. */
   cpuSeconds(): number
-  stop(): void
+  /** SIGTERM; resolves once the broker has exited (after writing any profile it was asked for). */
+  stop(): Promise<void>
 }
 
 export async function startBrokerProcess(db: string, topics: string[]): Promise<BrokerProcess> {
@@ -25,8 +28,15 @@ export async function startBrokerProcess(db: string, topics: string[]): Promise<
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   process.on('exit', () => child.kill('SIGKILL')) // never left behind by a failed benchmark
-  const first = await createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next()
-  const { port } = JSON.parse(first.value as string) as { port: number }
+  // the broker prints {"port":N} once listening; anything else it prints (e.g. V8's --trace-gc-nvp)
+  // goes to stderr, so the pipe never fills up and blocks it
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.startsWith('{"port":')) resolve((JSON.parse(line) as { port: number }).port)
+      else process.stderr.write(`broker: ${line}\n`)
+    })
+    child.once('exit', (code) => reject(new Error(`broker exited (${code}) before it listened`)))
+  })
   return {
     child,
     address: `127.0.0.1:${port}`,
@@ -36,7 +46,11 @@ export async function startBrokerProcess(db: string, topics: string[]): Promise<
       const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ')
       return (Number(fields[11]) + Number(fields[12])) / 100
     },
-    stop: () => child.kill('SIGTERM'),
+    stop: () => {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+      child.kill('SIGTERM')
+      return exited
+    },
   }
 }
 
@@ -54,7 +68,16 @@ async function runBroker(): Promise<void> {
   })
   const { port } = await server.start()
   process.stdout.write(JSON.stringify({ port }) + '\n')
-  process.on('SIGTERM', () => void server.stop().then(() => process.exit(0)))
+  let allocationProfile: (() => Promise<string>) | undefined
+  if (process.env.KITEQ_BENCH_ALLOC) {
+    // KITEQ_BENCH_ALLOC_AFTER=ms leaves start-up and warm-up out of the profile
+    setTimeout(() => void sampleAllocations().then((stop) => (allocationProfile = stop)), Number(process.env.KITEQ_BENCH_ALLOC_AFTER ?? 0))
+  }
+  process.on('SIGTERM', async () => {
+    if (allocationProfile !== undefined) process.stderr.write(`broker allocation profile: ${await allocationProfile()}\n`)
+    await server.stop()
+    process.exit(0)
+  })
   const eldMs = Number(process.env.KITEQ_BENCH_ELD ?? 0)
   if (eldMs > 0) {
     const { monitorEventLoopDelay } = await import('node:perf_hooks')
@@ -64,6 +87,26 @@ async function runBroker(): Promise<void> {
       if (delay.max > eldMs * 1e6) process.stderr.write(`broker event-loop delay: max ${(delay.max / 1e6).toFixed(0)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms\n`)
       delay.reset()
     }, 1000).unref()
+  }
+}
+
+/**
+ * Samples every allocation, including objects the young-generation GC then freed (what --heap-prof
+ * leaves out): where the garbage comes from. Returns a function writing the profile to a file.
+ */
+async function sampleAllocations(): Promise<() => Promise<string>> {
+  const { Session } = await import('node:inspector/promises')
+  const { writeFileSync } = await import('node:fs')
+  const session = new Session()
+  session.connect()
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 4096, includeObjectsCollectedByMajorGC: !process.env.KITEQ_BENCH_ALLOC_LIVE, includeObjectsCollectedByMinorGC: !process.env.KITEQ_BENCH_ALLOC_LIVE,
+  })
+  return async () => {
+    const { profile } = await session.post('HeapProfiler.stopSampling')
+    const file = `${process.env.KITEQ_BENCH_ALLOC}/broker-${process.pid}.heapprofile`
+    writeFileSync(file, JSON.stringify(profile))
+    return file
   }
 }
 

@@ -121,4 +121,4 @@ if (mode === 'lateness') {
 }
 await producer.close()
 await consumer.close()
-broker.stop()
+await broker.stop()

@@ -6,8 +6,10 @@
  *   node --import=tsx bench/store.ts -db 'mysql://127.0.0.1:3307?db=kbench&createSchema=true' [--seconds 5] [--concurrency 100] [--body 512]
  * Then, with --pending N (default 1 000 000 for file://, else 0): fills the store with N committed
  * messages due over the next day, stops it, and reopens it in a fresh process: time until start()
- * resolves, until the first due page and get are served, RSS and index bytes per message.
+ * resolves, until the first due page and get are served, RSS and index bytes per message, and (file
+ * store) how many messages are hot: id and time in memory; the rest wait in the far index on disk.
  * Targets (issue 5, file://): ≥ 50 000 saves/s; reopen of 1 000 000 pending within 10 s.
+ * Target (issue 6, file://): 10 000 000 pending under 400 MB of RSS.
  *   node --import=tsx bench/store.ts -db file:///tmp/kiteq-bench-empty-dir [--pending 1000000]
  */
 import { spawnSync } from 'node:child_process'
@@ -113,8 +115,9 @@ async function measureOpen(): Promise<void> {
   const rssAfter = process.memoryUsage().rss
   const messages = Object.values((await store.stats()).pendingByTopic).reduce((a, b) => a + b, 0)
   const indexBytes = (store as { indexBytes?: number }).indexBytes
+  const hot = (store as { indexCounts?: { hot: number } }).indexCounts?.hot
   await store.stop()
-  console.log(JSON.stringify({ openMs, servingMs, rssBefore, rssAfter, messages, indexBytes }))
+  console.log(JSON.stringify({ openMs, servingMs, rssBefore, rssAfter, messages, indexBytes, hot }))
 }
 
 async function fillPending(store: MessageStore, n: number): Promise<number> {
@@ -138,13 +141,15 @@ async function reopenBench(n: number): Promise<void> {
   await store.stop()
   const child = spawnSync(process.execPath, ['--expose-gc', '--import=tsx', fileURLToPath(import.meta.url), '-db', uri, '--open-only'], { encoding: 'utf8' })
   if (child.status !== 0) throw new Error(`reopen child failed: ${child.stderr}`)
-  const r = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { openMs: number; servingMs: number; rssBefore: number; rssAfter: number; messages: number; indexBytes?: number }
+  const r = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as {
+    openMs: number; servingMs: number; rssBefore: number; rssAfter: number; messages: number; indexBytes?: number; hot?: number
+  }
   const mib = (b: number) => (b / 2 ** 20).toFixed(0)
   console.log()
-  console.log(`| pending | fill saves/s | start() ms | first page + get ms | RSS before → after MiB | RSS bytes/message | index bytes/message |`)
-  console.log('|---|---|---|---|---|---|---|')
+  console.log(`| pending | fill saves/s | start() ms | first page + get ms | RSS before → after MiB | RSS bytes/message | index bytes/message | hot |`)
+  console.log('|---|---|---|---|---|---|---|---|')
   console.log(`| ${r.messages} | ${formatRate(fillRate)} | ${r.openMs.toFixed(0)} | ${r.servingMs.toFixed(0)} | ${mib(r.rssBefore)} → ${mib(r.rssAfter)} | ` +
-    `${((r.rssAfter - r.rssBefore) / r.messages).toFixed(0)} | ${r.indexBytes === undefined ? '—' : (r.indexBytes / r.messages).toFixed(0)} |`)
+    `${((r.rssAfter - r.rssBefore) / r.messages).toFixed(0)} | ${r.indexBytes === undefined ? '—' : (r.indexBytes / r.messages).toFixed(0)} | ${r.hot ?? '—'} |`)
 }
 
 if (process.argv.includes('--open-only')) {
