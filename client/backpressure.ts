@@ -6,6 +6,7 @@
 import { BackpressureError } from '../protocol/errors.ts'
 import type { Frame } from '../protocol/frame.ts'
 import type { Connection } from '../remoting/connection.ts'
+import type { MessageCodec } from '../protocol/schema.ts'
 
 /** Queues an encoded one-way frame (an ack, an answer). */
 export async function sendFrame(connection: Connection, frame: Buffer): Promise<void> {
@@ -15,6 +16,22 @@ export async function sendFrame(connection: Connection, frame: Buffer): Promise<
     if (!(err instanceof BackpressureError)) throw err
     await connection.waitForDrain()
     connection.send(frame)
+  }
+}
+
+/**
+ * Encodes and queues a one-way message. Undefined when it is queued at once (no promise on the
+ * common path); otherwise a promise settling once it was queued after a drain, or refused twice.
+ */
+export function sendMessageFrame<T>(
+  connection: Connection, opaque: number, cmdType: number, codec: MessageCodec<T>, message: T,
+): Promise<void> | undefined {
+  try {
+    connection.sendMessage(opaque, cmdType, codec, message)
+    return undefined
+  } catch (err) {
+    if (!(err instanceof BackpressureError)) return Promise.reject(err)
+    return connection.waitForDrain().then(() => connection.sendMessage(opaque, cmdType, codec, message))
   }
 }
 

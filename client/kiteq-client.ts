@@ -11,10 +11,11 @@ import { Cmd, TxStatus, type TxStatusValue } from '../protocol/commands.ts'
 import { ConnectionClosedError, ErrorCodes, KiteQError, ProtocolError } from '../protocol/errors.ts'
 import { ScheduleAckCodec, ScheduleAction, ScheduleRequestCodec, type ScheduleRequest } from '../protocol/extensions.ts'
 import { encodePacket, type Frame } from '../protocol/frame.ts'
+import type { Header } from '../protocol/header.ts'
 import type { Logger } from '../protocol/logger.ts'
 import { DeliverAckCodec, MessageStoreAckCodec, TxACKPacketCodec, type MessageStoreAck, type TxACKPacket } from '../protocol/messages.ts'
 import type { Connection } from '../remoting/connection.ts'
-import { requestFrame, sendFrame } from './backpressure.ts'
+import { requestFrame, sendFrame, sendMessageFrame } from './backpressure.ts'
 import { BrokerPool } from './broker-pool.ts'
 import type { Discovery } from './discovery.ts'
 import { handshake } from './handshake.ts'
@@ -336,7 +337,7 @@ export class KiteQClient extends EventEmitter<KiteQClientEvents> {
     switch (frame.cmdType) {
       case Cmd.BYTES_MESSAGE:
       case Cmd.STRING_MESSAGE:
-        void this.#onDelivery(frame, connection)
+        this.#onDelivery(frame, connection)
         return
       case Cmd.TX_ACK:
         void this.#onTxCheck(frame, connection)
@@ -351,7 +352,11 @@ export class KiteQClient extends EventEmitter<KiteQClientEvents> {
     }
   }
 
-  async #onDelivery(frame: Frame, connection: Connection): Promise<void> {
+  /**
+   * Runs the listener and answers with a DeliverAck. A listener that answers synchronously is
+   * acknowledged in the same turn, without a promise: this runs for every message received.
+   */
+  #onDelivery(frame: Frame, connection: Connection): void {
     let read
     try {
       read = readDelivery(frame)
@@ -361,28 +366,29 @@ export class KiteQClient extends EventEmitter<KiteQClientEvents> {
       return
     }
     const { header, message, problem } = read
-    let status = false
-    let feedback: string
     const listener = this.#listener
-    if (message === undefined) {
-      feedback = problem ?? 'undecodable body'
-    } else if (listener === undefined) {
-      feedback = 'no listener'
-    } else {
-      if (problem !== undefined) this.#logger.warn({ messageId: header.messageId }, problem)
-      try {
-        status = (await listener.onMessage(message)) === true
-        feedback = status ? '' : 'listener returned false'
-      } catch (err) {
-        feedback = errorText(err)
-      }
-    }
-    const ack = { messageId: header.messageId, topic: header.topic, messageType: header.messageType, groupId: header.groupId, status, feedback }
+    if (message === undefined) return this.#ackDelivery(connection, frame.opaque, header, false, problem ?? 'undecodable body')
+    if (listener === undefined) return this.#ackDelivery(connection, frame.opaque, header, false, 'no listener')
+    if (problem !== undefined) this.#logger.warn({ messageId: header.messageId }, problem)
+    let result: boolean | Promise<boolean>
     try {
-      await sendFrame(connection, encodePacket(frame.opaque, Cmd.DELIVER_ACK, DeliverAckCodec, ack, connection.maxBodyBytes))
+      result = listener.onMessage(message)
     } catch (err) {
-      this.#logger.warn({ broker: connection.label, messageId: header.messageId, err: errorText(err) }, 'could not acknowledge a delivery; the broker will redeliver')
+      return this.#ackDelivery(connection, frame.opaque, header, false, errorText(err))
     }
+    if (!isPromiseLike(result)) return this.#ackDelivery(connection, frame.opaque, header, result === true, result === true ? '' : 'listener returned false')
+    Promise.resolve(result).then(
+      (ok) => this.#ackDelivery(connection, frame.opaque, header, ok === true, ok === true ? '' : 'listener returned false'),
+      (err: unknown) => this.#ackDelivery(connection, frame.opaque, header, false, errorText(err)),
+    )
+  }
+
+  /** Acknowledges a delivery; a failure is logged only (the broker redelivers what it did not hear of). */
+  #ackDelivery(connection: Connection, opaque: number, header: Header, status: boolean, feedback: string): void {
+    const ack = { messageId: header.messageId, topic: header.topic, messageType: header.messageType, groupId: header.groupId, status, feedback }
+    const failed = (err: unknown) =>
+      this.#logger.warn({ broker: connection.label, messageId: header.messageId, err: errorText(err) }, 'could not acknowledge a delivery; the broker will redeliver')
+    sendMessageFrame(connection, opaque, Cmd.DELIVER_ACK, DeliverAckCodec, ack)?.catch(failed)
   }
 
   async #onTxCheck(frame: Frame, connection: Connection): Promise<void> {
@@ -433,4 +439,8 @@ function encodeMessage(prepared: PreparedMessage, opaque: number, maxBodyBytes: 
     if (err instanceof ProtocolError) throw new KiteQError(ErrorCodes.INVALID_ARGUMENT, err.message, { cause: err })
     throw err
   }
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === 'function'
 }

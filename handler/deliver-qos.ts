@@ -7,6 +7,7 @@
 import type { Handler } from '../pipe/pipeline.ts'
 import { Cmd } from '../protocol/commands.ts'
 import { deliverAckStatus, PreencodedMessageCodec } from '../protocol/messages.ts'
+import type { Frame } from '../protocol/frame.ts'
 import type { Connection } from '../remoting/connection.ts'
 import { messageHeaderBytes, type StoredMessage } from '../store/message-store.ts'
 import type { BrokerContext, DeliveryContext } from './context.ts'
@@ -15,18 +16,22 @@ import type { BrokerContext, DeliveryContext } from './context.ts'
 const BUSY_RETRY_MS = 100
 const WARMING_RETRY_MS = 200
 
+/** The answer's status; an ack that does not decode is a failed attempt, retried like any other. */
+function ackStatus(answer: Frame): boolean {
+  try {
+    return deliverAckStatus(answer.body)
+  } catch {
+    return false
+  }
+}
+
+/** Timeout, closed connection, back-pressure: a failed attempt. */
+const failedAttempt = () => false
+
 function send(broker: BrokerContext, conn: Connection, m: StoredMessage): Promise<boolean> {
   const delivery = { header: messageHeaderBytes(m), body: m.body }
-  return conn.requestMessage(m.cmdType, PreencodedMessageCodec, delivery, Cmd.DELIVER_ACK, broker.settings.deliveryTimeoutMs).then(
-    (answer) => {
-      try {
-        return deliverAckStatus(answer.body)
-      } catch {
-        return false // an ack that does not decode is a failed attempt, retried like any other
-      }
-    },
-    () => false, // timeout, closed connection, back-pressure: a failed attempt
-  )
+  return conn.requestMessage(m.cmdType, PreencodedMessageCodec, delivery, Cmd.DELIVER_ACK, broker.settings.deliveryTimeoutMs)
+    .then(ackStatus, failedAttempt)
 }
 
 export function createDeliverQosHandler(broker: BrokerContext): Handler<DeliveryContext> {
