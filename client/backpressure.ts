@@ -36,7 +36,15 @@ export function sendMessageFrame<T>(
 }
 
 /** Sends a request whose frame was encoded with `opaque` (from connection.nextOpaque()). */
-export async function requestFrame(
+export function requestFrame(
+  connection: Connection, opaque: number, frame: Buffer, responseCmd: number, timeoutMs: number,
+): Promise<Frame> {
+  // the common case needs no wrapper: the queue has room, so there is no refusal to wait out
+  if (connection.canQueue(frame.length)) return connection.request(opaque, frame, responseCmd, timeoutMs)
+  return requestAfterDrain(connection, opaque, frame, responseCmd, timeoutMs)
+}
+
+async function requestAfterDrain(
   connection: Connection, opaque: number, frame: Buffer, responseCmd: number, timeoutMs: number,
 ): Promise<Frame> {
   try {

@@ -151,16 +151,23 @@ export class KiteQClient extends EventEmitter<KiteQClientEvents> {
     }
   }
 
-  async sendStringMessage(msg: OutgoingMessage<string>): Promise<SendResult> {
-    const prepared = prepareStringMessage(msg, this.#prepareContext(false))
-    const { ack } = await this.#publish(prepared)
-    return { messageId: prepared.sent.messageId, feedback: ack.feedback }
+  // The two plain sends and #publish chain promises instead of being async functions: one publish
+  // went through three suspended async frames, a visible share of a producer's CPU per message.
+
+  sendStringMessage(msg: OutgoingMessage<string>): Promise<SendResult> {
+    try {
+      return this.#sendPlain(prepareStringMessage(msg, this.#prepareContext(false)))
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
-  async sendBytesMessage(msg: OutgoingMessage<Buffer | Uint8Array>): Promise<SendResult> {
-    const prepared = prepareBytesMessage(msg, this.#prepareContext(false))
-    const { ack } = await this.#publish(prepared)
-    return { messageId: prepared.sent.messageId, feedback: ack.feedback }
+  sendBytesMessage(msg: OutgoingMessage<Buffer | Uint8Array>): Promise<SendResult> {
+    try {
+      return this.#sendPlain(prepareBytesMessage(msg, this.#prepareContext(false)))
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   async sendTxStringMessage(msg: OutgoingMessage<string>, doTransaction: DoTransaction): Promise<TxSendResult> {
@@ -262,7 +269,12 @@ export class KiteQClient extends EventEmitter<KiteQClientEvents> {
     return { groupId: this.#options.groupId, nowMs: Date.now(), transactional }
   }
 
-  async #publish(prepared: PreparedMessage): Promise<{ ack: MessageStoreAck; connection: Connection }> {
+  #sendPlain(prepared: PreparedMessage): Promise<SendResult> {
+    return this.#publish(prepared).then(({ ack }) => ({ messageId: prepared.sent.messageId, feedback: ack.feedback }))
+  }
+
+  /** Throws (synchronously) when there is no broker to send to; otherwise the store ack, or a rejection. */
+  #publish(prepared: PreparedMessage): Promise<{ ack: MessageStoreAck; connection: Connection }> {
     if (this.#state === 'closed') throw new ConnectionClosedError('the client is closed')
     const topic = prepared.wire.header.topic
     const connection = this.#pool.pick(this.#discovery.brokersFor(topic))
@@ -271,14 +283,15 @@ export class KiteQClient extends EventEmitter<KiteQClientEvents> {
     }
     const opaque = connection.nextOpaque()
     const frame = encodeMessage(prepared, opaque, connection.maxBodyBytes)
-    const reply = await requestFrame(connection, opaque, frame, Cmd.MESSAGE_STORE_ACK, this.#options.publishTimeoutMs)
-    const ack = MessageStoreAckCodec.decode(reply.body)
-    if (!ack.status) {
-      throw new KiteQError(ErrorCodes.REJECTED, ack.feedback === '' ? `${connection.label} did not store the message` : ack.feedback, {
-        retriable: false,
-      })
-    }
-    return { ack, connection }
+    return requestFrame(connection, opaque, frame, Cmd.MESSAGE_STORE_ACK, this.#options.publishTimeoutMs).then((reply) => {
+      const ack = MessageStoreAckCodec.decode(reply.body)
+      if (!ack.status) {
+        throw new KiteQError(ErrorCodes.REJECTED, ack.feedback === '' ? `${connection.label} did not store the message` : ack.feedback, {
+          retriable: false,
+        })
+      }
+      return { ack, connection }
+    })
   }
 
   async #sendTx(prepared: PreparedMessage, doTransaction: DoTransaction): Promise<TxSendResult> {

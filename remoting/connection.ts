@@ -129,6 +129,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.#out.bytes + this.#stream.writableLength
   }
 
+  /** Whether `send` would take `length` more bytes now (open, and within `maxQueuedBytes`). */
+  canQueue(length: number): boolean {
+    return !this.#closed && this.#out.bytes + this.#stream.writableLength + length <= this.#maxQueuedBytes
+  }
+
   /** True while the stream pushes back; 'drain' is emitted when it stops. */
   get backpressured(): boolean {
     return this.#waitingForDrain
@@ -260,7 +265,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Throws unless `length` more bytes may be queued. */
   #admit(length: number): void {
     if (this.#closed) throw this.#closedError()
-    if (this.#out.bytes + this.#stream.writableLength + length > this.#maxQueuedBytes) {
+    if (!this.canQueue(length)) {
       throw new BackpressureError(
         `${this.label}: ${this.queuedBytes} bytes already queued, refusing ${length} more (limit ${this.#maxQueuedBytes})`,
       )

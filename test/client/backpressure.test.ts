@@ -1,7 +1,8 @@
 import test from 'ava'
 import { BackpressureError, ConnectionClosedError, ErrorCodes, type Frame } from '../../protocol/index.ts'
 import type { Connection } from '../../remoting/index.ts'
-import { requestFrame, sendFrame } from '../../client/backpressure.ts'
+import { requestFrame, sendFrame, sendMessageFrame } from '../../client/backpressure.ts'
+import { HeartBeatCodec } from '../../protocol/messages.ts'
 
 /** A Connection stand-in that refuses the first `refusals` sends with BackpressureError. */
 function stubConnection(refusals: number) {
@@ -21,6 +22,12 @@ function stubConnection(refusals: number) {
       refuse()
       return { opaque: o, cmdType: 4, version: 0, extension: 0n, body: Buffer.alloc(0) }
     },
+    sendMessage: (o: number) => {
+      log.push(`sendMessage ${o}`)
+      refuse()
+    },
+    // as with a real Connection, exactly when a send would be refused
+    canQueue: () => refusals <= 0,
     waitForDrain: async () => {
       log.push('drain')
     },
@@ -61,4 +68,18 @@ test('one-way frames (acks) are retried after drain too; other errors are not re
   } as unknown as Connection
   const err = await t.throwsAsync(sendFrame(closed, frameWithOpaque(0)))
   t.is((err as { code?: string }).code, ErrorCodes.CONNECTION_CLOSED)
+})
+
+test('one-way messages encoded in place: queued at once without a promise, or after one drain; a second refusal is reported', async (t) => {
+  const ready = stubConnection(0)
+  t.is(sendMessageFrame(ready.connection, 3, 4, HeartBeatCodec, { version: 1 }), undefined)
+  t.deepEqual(ready.log, ['sendMessage 3'])
+
+  const once = stubConnection(1)
+  await sendMessageFrame(once.connection, 3, 4, HeartBeatCodec, { version: 1 })
+  t.deepEqual(once.log, ['sendMessage 3', 'drain', 'sendMessage 3'])
+
+  const twice = stubConnection(2)
+  const err = await t.throwsAsync(sendMessageFrame(twice.connection, 3, 4, HeartBeatCodec, { version: 1 })!)
+  t.is((err as { code?: string }).code, ErrorCodes.BACKPRESSURE)
 })
