@@ -18,7 +18,7 @@ export interface BrokerProcess {
   rssMb(): number
   /** CPU seconds (user + system, all threads) the broker has used so far. */
   cpuSeconds(): number
-  /** SIGTERM; resolves once the broker has exited (after writing any profile it was asked for). */
+  /** SIGTERM (SIGKILL 15 s later); resolves once the broker has exited (after writing any profile asked for). */
   stop(): Promise<void>
 }
 
@@ -49,7 +49,9 @@ export async function startBrokerProcess(db: string, topics: string[]): Promise<
     stop: () => {
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
       child.kill('SIGTERM')
-      return exited
+      // a broker that does not stop in time is killed: a benchmark never leaves one behind
+      const kill = setTimeout(() => child.kill('SIGKILL'), 15_000)
+      return exited.finally(() => clearTimeout(kill))
     },
   }
 }
