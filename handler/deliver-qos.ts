@@ -8,8 +8,9 @@ import type { Handler } from '../pipe/pipeline.ts'
 import { Cmd } from '../protocol/commands.ts'
 import { deliverAckStatus, PreencodedMessageCodec } from '../protocol/messages.ts'
 import type { Frame } from '../protocol/frame.ts'
+import { encodeHeader } from '../protocol/header.ts'
 import type { Connection } from '../remoting/connection.ts'
-import { messageHeaderBytes, type StoredMessage } from '../store/message-store.ts'
+import type { StoredMessage } from '../store/message-store.ts'
 import type { BrokerContext, DeliveryContext } from './context.ts'
 
 /** How long to put off a group whose consumers are all pushing back or warming up. */
@@ -29,7 +30,8 @@ function ackStatus(answer: Frame): boolean {
 const failedAttempt = () => false
 
 function send(broker: BrokerContext, conn: Connection, m: StoredMessage): Promise<boolean> {
-  const delivery = { header: messageHeaderBytes(m), body: m.body }
+  // kept on the broker's own copy: a retry round copies the same bytes again
+  const delivery = { header: (m.headerBytes ??= encodeHeader(m.header)), body: m.body }
   return conn.requestMessage(m.cmdType, PreencodedMessageCodec, delivery, Cmd.DELIVER_ACK, broker.settings.deliveryTimeoutMs)
     .then(ackStatus, failedAttempt)
 }

@@ -29,8 +29,9 @@ export interface StoredMessage {
   /** The header as normalised by check-message (clamped expiry and deliverLimit). */
   header: Header
   /**
-   * `header`'s protobuf encoding, when known: encoded once, then copied by the store and by each
-   * delivery. Whoever gives a message a different header leaves this out (see messageHeaderBytes).
+   * `header`'s protobuf encoding, when known: the broker encodes it once for a new message, then
+   * the store and each delivery copy it. A store may write it instead of encoding `header`, and
+   * need not return it. Whoever gives a message a different header leaves this out.
    */
   headerBytes?: Buffer
   body: Buffer
@@ -51,9 +52,9 @@ export interface StoredMessage {
   txCheckCount: number
 }
 
-/** The encoded header of `m`, encoded now (and kept) if it is not known yet. */
-export function messageHeaderBytes(m: StoredMessage): Buffer {
-  return (m.headerBytes ??= encodeHeader(m.header))
+/** The encoded header of `m` (encoded now if it is not known; `m` is left as it is). */
+export function encodedHeader(m: StoredMessage): Buffer {
+  return m.headerBytes ?? encodeHeader(m.header)
 }
 
 /** The mutable delivery bookkeeping of a message. */

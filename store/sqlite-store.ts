@@ -19,7 +19,7 @@ import { dirname } from 'node:path'
 import { decodeHeader } from '../protocol/header.ts'
 import { silentLogger, type Logger } from '../protocol/logger.ts'
 import {
-  StoreError, messageHeaderBytes, redriven, type DeadLetter, type FsyncPolicy, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
+  StoreError, encodedHeader, redriven, type DeadLetter, type FsyncPolicy, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
   type StatSnapshot, type StoreStats, type StoredBindings, type StoredMessage,
 } from './message-store.ts'
 
@@ -108,7 +108,7 @@ interface MessageRow {
 
 function toRow(m: StoredMessage): MessageRow {
   return {
-    topic: m.topic, message_id: m.messageId, message_type: m.messageType, cmd_type: m.cmdType, header: messageHeaderBytes(m),
+    topic: m.topic, message_id: m.messageId, message_type: m.messageType, cmd_type: m.cmdType, header: encodedHeader(m),
     body: m.body, publish_group: m.publishGroup, is_committed: m.commit ? 1 : 0, created_at_ms: m.createdAtMs,
     expired_time: m.expiredTime, deliver_at_ms: m.deliverAtMs, deliver_count: m.deliverCount, deliver_limit: m.deliverLimit,
     next_deliver_at_ms: m.nextDeliverAtMs, succ_groups: JSON.stringify(m.succGroups), fail_groups: JSON.stringify(m.failGroups),
@@ -119,7 +119,7 @@ function toRow(m: StoredMessage): MessageRow {
 function fromRow(r: MessageRow): StoredMessage {
   return {
     messageId: r.message_id, topic: r.topic, messageType: r.message_type, cmdType: r.cmd_type,
-    header: decodeHeader(r.header, 0, r.header.length), headerBytes: r.header, body: r.body, publishGroup: r.publish_group,
+    header: decodeHeader(r.header, 0, r.header.length), body: r.body, publishGroup: r.publish_group,
     commit: r.is_committed === 1, createdAtMs: r.created_at_ms, expiredTime: r.expired_time, deliverAtMs: r.deliver_at_ms,
     deliverCount: r.deliver_count, deliverLimit: r.deliver_limit, nextDeliverAtMs: r.next_deliver_at_ms,
     succGroups: JSON.parse(r.succ_groups) as string[], failGroups: JSON.parse(r.fail_groups) as string[],

@@ -1,9 +1,20 @@
 /**
  * The file store's in-memory index: one numbered slot per stored message (live or dead letter),
  * its fields in typed-array columns, found by (topic, messageId) through an open-addressing hash
- * table. No JS object or string exists per message: KiteQ ids (32 lowercase hex digits) are kept
- * as four adjacent 32-bit words (one cache line), topics as a 16-bit number. About 50 bytes per
- * message in all (measured by bench/store.ts), where a Map of objects costs several hundred.
+ * table. No JS object or string exists per message.
+ *
+ * Two kinds of slot, so that memory follows the near future rather than the backlog:
+ * - hot: the id (as four 32-bit words: KiteQ ids are 32 lowercase hex digits) and nextDeliverAtMs
+ *   are in memory, in columns of a "handle" the slot holds. Everything the scheduler may ask about
+ *   soon is hot, and everything with state beyond its SAVE record (dead letters, delivered,
+ *   rescheduled, uncommitted, ids of another spelling).
+ * - cold: a committed far-future message. Only a 32-bit hash of its id stays; its id and time are
+ *   in its SAVE record and in the on-disk far index (far-buckets.ts), which makes it hot again when
+ *   its time comes near. A lookup that meets a cold slot with the right hash and topic reports it
+ *   as a candidate (`coldMatches`); the caller checks the id against the SAVE record on disk, so
+ *   answers stay exact.
+ * Per message that is 15 bytes of columns plus about 7 of table; a hot one adds 28 for its handle
+ * (and the time index's entry).
  *
  * A table entry packs the slot number with 6 bits of the id's hash, so a probe passing other
  * entries almost never touches their slots: start-up inserts a million ids in well under a
@@ -13,12 +24,13 @@
  */
 import { hexIdWords } from '../../protocol/message-id.ts'
 import { StoreError } from '../message-store.ts'
-import { Float64Column, Int32Stack, Uint16Column, Uint32Column, Uint8Column } from './columns.ts'
+import { Float64Column, Int32Column, Int32Stack, Uint16Column, Uint32Column, Uint8Column } from './columns.ts'
 
 const USED = 1
 const COMMITTED = 2
 const DEAD = 4
 const TEXT_ID = 8
+const COLD = 16
 
 const MAX_TOPICS = 0xffff
 /** The table starts growing at this load... */
@@ -38,9 +50,9 @@ const fingerprint = (hash: number) => (hash >>> SLOT_BITS) << SLOT_BITS
 const scratch = new Uint32Array(4)
 
 /** A lowercase hex id's words into `out`; false for any other spelling (kept as text instead). */
-const parseHexId = (id: string, out: Uint32Array) => hexIdWords(id, out, false)
+export const parseHexId = (id: string, out: Uint32Array) => hexIdWords(id, out, false)
 
-function hashWords(w0: number, w1: number, w2: number, w3: number): number {
+export function hashWords(w0: number, w1: number, w2: number, w3: number): number {
   let h = Math.imul(w0 ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(w1, 0xc2b2ae35) ^ Math.imul(w2, 0x27d4eb2f) ^ Math.imul(w3, 0x165667b1)
   h ^= h >>> 15
   h = Math.imul(h, 0x2c1b3c6d)
@@ -57,90 +69,160 @@ const compareNumbers = (a: number, b: number) => (a < b ? -1 : a > b ? 1 : 0)
 const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
 export class MessageIndex {
+  // ---- per slot
   readonly #flags = new Uint8Column()
   readonly #topic = new Uint16Column()
-  /** Four words per slot, at slot * 4. */
-  readonly #ids = new Uint32Column()
+  /** A cold slot's id hash; a hot slot's handle. */
+  readonly #key = new Uint32Column()
   readonly #saveSegment = new Uint32Column()
   readonly #saveOffset = new Uint32Column()
-  readonly #nextDeliverAtMs = new Float64Column()
-  readonly #columns = [this.#flags, this.#topic, this.#saveSegment, this.#saveOffset, this.#nextDeliverAtMs]
+  readonly #slotColumns = [this.#flags, this.#topic, this.#key, this.#saveSegment, this.#saveOffset]
   readonly #textIds = new Map<number, string>()
-  readonly #free = new Int32Stack()
+  readonly #freeSlots = new Int32Stack()
   #slotCount = 0
   #size = 0
+  // ---- per handle (hot slots)
+  /** slot + 1; 0 = a free handle. */
+  readonly #handleSlot = new Int32Column()
+  /** Four words per handle, at handle * 4 (a text id's are unused). */
+  readonly #ids = new Uint32Column()
+  readonly #nextDeliverAtMs = new Float64Column()
+  readonly #freeHandles = new Int32Stack()
+  #handleCount = 0
+  #hot = 0
+  // ---- lookup
   /** Packed entries (see SLOT_BITS); linear probing, deletion by backward shift (no tombstones). */
   #table: Int32Array = new Int32Array(1024)
   /** While growing: the larger table, holding every used slot below `nextSlot` (see MAX_LOAD). */
   #growing: { table: Int32Array; nextSlot: number } | undefined
   readonly #topicNames: string[] = []
   readonly #topicIds = new Map<string, number>()
-  /** Whether the last probed id was 32 lowercase hex digits (its words are then in `scratch`). */
+  /** Cold slots whose id hash and topic matched the last probe(): to be checked on disk. */
+  readonly coldMatches: number[] = []
+  /** The words of the id last inserted, when it was hex (a cold message's go to the far index). */
+  readonly insertedWords = new Uint32Array(4)
+  /**
+   * The last probe that found nothing hot: its id, parsed words and hash, and the empty table index
+   * where it ended, valid while `#tableChanges` is unchanged. Every insert follows such a probe
+   * (the caller checks first), which then need not parse the id or walk the probe run again.
+   */
+  #probedId: string | undefined
   #probedHex = false
+  readonly #probedWords = new Uint32Array(4)
   #probedHash = 0
+  #probedEnd = -1
+  #probedAt = -1
+  #tableChanges = 0
 
   /** Messages held (live and dead letters). */
   get size(): number {
     return this.#size
   }
 
-  /** One past the highest slot ever used (for iteration). */
+  /** One past the highest slot ever used. */
   get slotLimit(): number {
     return this.#slotCount
+  }
+
+  /** Messages whose id and time are in memory. */
+  get hotCount(): number {
+    return this.#hot
+  }
+
+  /** One past the highest handle ever used (for iteration). */
+  get handleLimit(): number {
+    return this.#handleCount
   }
 
   topicName(topicId: number): string {
     return this.#topicNames[topicId]
   }
 
-  /** The slot of (topic, messageId), or -1. */
+  /**
+   * The hot slot holding messageId under `topic` (undefined: any topic), or -1. Cold slots with
+   * the same id hash (and topic) are left in `coldMatches`, usually none.
+   */
+  probe(topic: string | undefined, messageId: string): number {
+    this.coldMatches.length = 0
+    const topicId = topic === undefined ? -1 : this.#topicIds.get(topic)
+    return topicId === undefined ? -1 : this.#probe(messageId, topicId)
+  }
+
+  /** The hot slot of (topic, messageId), or -1 (cold slots are not looked at: see probe). */
   lookup(topic: string, messageId: string): number {
-    const topicId = this.#topicIds.get(topic)
-    return topicId === undefined ? -1 : Math.max(-1, this.#probe(messageId, topicId))
+    return this.probe(topic, messageId)
   }
 
-  /** A slot holding messageId under any topic, or -1. */
-  lookupById(messageId: string): number {
-    return Math.max(-1, this.#probe(messageId, -1))
-  }
-
-  /** Adds (topic, messageId) and returns its new slot, or -1 when it is already present. */
-  insert(topic: string, messageId: string): number {
+  /**
+   * Adds (topic, messageId), which the caller has made sure is not stored, and returns its slot.
+   * Cold (`cold` and a hex id) keeps only the id's hash; otherwise it is hot with `nextDeliverAtMs`.
+   */
+  insert(topic: string, messageId: string, nextDeliverAtMs: number, cold: boolean): number {
     if (this.#growing !== undefined) this.#growStep()
     else if ((this.#size + 1) / this.#table.length > MAX_LOAD) this.#growing = { table: new Int32Array(this.#table.length * 2), nextSlot: 0 }
     const topicId = this.#internTopic(topic)
-    const probed = this.#probe(messageId, topicId)
-    if (probed >= 0) return -1
-    const slot = this.#free.length > 0 ? this.#free.pop() : this.#newSlot()
+    const slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop() : this.#newSlot()
     this.#topic.set(slot, topicId)
-    if (this.#probedHex) {
-      const at = slot * 4
-      this.#ids.set(at, scratch[0])
-      this.#ids.set(at + 1, scratch[1])
-      this.#ids.set(at + 2, scratch[2])
-      this.#ids.set(at + 3, scratch[3])
-      this.#flags.set(slot, USED)
+    const probed = this.#probedAt === this.#tableChanges && this.#probedId === messageId
+    const words = this.insertedWords
+    let hash: number
+    if (probed ? this.#probedHex : parseHexId(messageId, words)) {
+      if (probed) words.set(this.#probedWords)
+      hash = probed ? this.#probedHash : hashWords(words[0], words[1], words[2], words[3])
+      if (cold) {
+        this.#flags.set(slot, USED | COLD)
+        this.#key.set(slot, hash)
+      } else {
+        this.#flags.set(slot, USED)
+        this.#newHandle(slot, words[0], words[1], words[2], words[3], nextDeliverAtMs)
+      }
     } else {
+      hash = probed ? this.#probedHash : hashText(messageId)
       this.#textIds.set(slot, messageId)
       this.#flags.set(slot, USED | TEXT_ID)
+      this.#newHandle(slot, 0, 0, 0, 0, nextDeliverAtMs)
     }
-    this.#table[~probed] = fingerprint(this.#probedHash) | (slot + 1)
-    if (this.#growing !== undefined && slot < this.#growing.nextSlot) this.#place(this.#growing.table, slot)
+    if (probed) this.#table[this.#probedEnd] = fingerprint(hash) | (slot + 1)
+    else this.#place(this.#table, slot, hash)
+    if (this.#growing !== undefined && slot < this.#growing.nextSlot) this.#place(this.#growing.table, slot, hash)
+    this.#tableChanges++
     this.#size++
     return slot
   }
 
+  /** Makes a cold slot hot: its id's words and time are known again (from disk). */
+  warm(slot: number, w0: number, w1: number, w2: number, w3: number, nextDeliverAtMs: number): void {
+    const f = this.#flags.get(slot)
+    if ((f & (USED | COLD)) !== (USED | COLD)) throw new StoreError(`index: slot ${slot} is not cold`)
+    if (hashWords(w0, w1, w2, w3) !== this.#key.get(slot)) throw new StoreError(`index corrupt: slot ${slot} warmed with another id`)
+    this.#flags.set(slot, f & ~COLD)
+    this.#newHandle(slot, w0, w1, w2, w3, nextDeliverAtMs)
+  }
+
+  /** warm() with the id as text. */
+  warmId(slot: number, messageId: string, nextDeliverAtMs: number): void {
+    if (!parseHexId(messageId, scratch)) throw new StoreError(`index: cold slot ${slot} warmed with a non-hex id`)
+    this.warm(slot, scratch[0], scratch[1], scratch[2], scratch[3], nextDeliverAtMs)
+  }
+
   remove(slot: number): void {
+    this.#tableChanges++
     this.#unplace(this.#table, slot)
     if (this.#growing !== undefined && slot < this.#growing.nextSlot) this.#unplace(this.#growing.table, slot)
-    if (this.#flags.get(slot) & TEXT_ID) this.#textIds.delete(slot)
+    const f = this.#flags.get(slot)
+    if (f & TEXT_ID) this.#textIds.delete(slot)
+    if (!(f & COLD)) this.#freeHandle(this.#key.get(slot))
     this.#flags.set(slot, 0)
-    this.#free.push(slot)
+    this.#freeSlots.push(slot)
     this.#size--
   }
 
   isUsed(slot: number): boolean {
     return (this.#flags.get(slot) & USED) !== 0
+  }
+
+  isCold(slot: number): boolean {
+    return (this.#flags.get(slot) & COLD) !== 0
   }
 
   topicOf(slot: number): string {
@@ -151,28 +233,13 @@ export class MessageIndex {
     return this.#topic.get(slot)
   }
 
+  /** A hot slot's id (a cold slot's is only on disk). */
   messageIdOf(slot: number): string {
-    if (this.#flags.get(slot) & TEXT_ID) return this.#textIds.get(slot)!
-    const at = slot * 4
+    const f = this.#flags.get(slot)
+    if (f & TEXT_ID) return this.#textIds.get(slot)!
+    if (f & COLD) throw new StoreError(`index: the id of cold slot ${slot} is not in memory`)
+    const at = this.#key.get(slot) * 4
     return hex8(this.#ids.get(at)) + hex8(this.#ids.get(at + 1)) + hex8(this.#ids.get(at + 2)) + hex8(this.#ids.get(at + 3))
-  }
-
-  /** Orders two slots by message id as strings compare (lowercase hex words compare the same). */
-  compareIds(a: number, b: number): number {
-    if ((this.#flags.get(a) | this.#flags.get(b)) & TEXT_ID) return compareStrings(this.messageIdOf(a), this.messageIdOf(b))
-    const ids = this.#ids
-    a *= 4
-    b *= 4
-    return compareNumbers(ids.get(a), ids.get(b)) || compareNumbers(ids.get(a + 1), ids.get(b + 1)) ||
-      compareNumbers(ids.get(a + 2), ids.get(b + 2)) || compareNumbers(ids.get(a + 3), ids.get(b + 3))
-  }
-
-  compareIdWith(slot: number, messageId: string): number {
-    if (this.#flags.get(slot) & TEXT_ID || !parseHexId(messageId, scratch)) return compareStrings(this.messageIdOf(slot), messageId)
-    const ids = this.#ids
-    const at = slot * 4
-    return compareNumbers(ids.get(at), scratch[0]) || compareNumbers(ids.get(at + 1), scratch[1]) ||
-      compareNumbers(ids.get(at + 2), scratch[2]) || compareNumbers(ids.get(at + 3), scratch[3])
   }
 
   isCommitted(slot: number): boolean {
@@ -206,18 +273,56 @@ export class MessageIndex {
     this.#saveOffset.set(slot, offset)
   }
 
+  // ---- hot slots: handles, times, id order (what the time index works with)
+
+  handleOf(slot: number): number {
+    if (this.#flags.get(slot) & COLD) throw new StoreError(`index: cold slot ${slot} has no handle`)
+    return this.#key.get(slot)
+  }
+
+  /** The slot of a handle, or -1 when the handle is free. */
+  slotOf(handle: number): number {
+    return this.#handleSlot.get(handle) - 1
+  }
+
   nextDeliverAtMs(slot: number): number {
-    return this.#nextDeliverAtMs.get(slot)
+    return this.#nextDeliverAtMs.get(this.handleOf(slot))
   }
 
   setNextDeliverAtMs(slot: number, ms: number): void {
-    this.#nextDeliverAtMs.set(slot, ms)
+    this.#nextDeliverAtMs.set(this.handleOf(slot), ms)
+  }
+
+  timeOfHandle(handle: number): number {
+    return this.#nextDeliverAtMs.get(handle)
+  }
+
+  /** Orders two handles by message id as strings compare (lowercase hex words compare the same). */
+  compareIds(a: number, b: number): number {
+    const slotA = this.#handleSlot.get(a) - 1
+    const slotB = this.#handleSlot.get(b) - 1
+    if ((this.#flags.get(slotA) | this.#flags.get(slotB)) & TEXT_ID) return compareStrings(this.messageIdOf(slotA), this.messageIdOf(slotB))
+    const ids = this.#ids
+    a *= 4
+    b *= 4
+    return compareNumbers(ids.get(a), ids.get(b)) || compareNumbers(ids.get(a + 1), ids.get(b + 1)) ||
+      compareNumbers(ids.get(a + 2), ids.get(b + 2)) || compareNumbers(ids.get(a + 3), ids.get(b + 3))
+  }
+
+  compareIdWith(handle: number, messageId: string): number {
+    const slot = this.#handleSlot.get(handle) - 1
+    if (this.#flags.get(slot) & TEXT_ID || !parseHexId(messageId, scratch)) return compareStrings(this.messageIdOf(slot), messageId)
+    const ids = this.#ids
+    const at = handle * 4
+    return compareNumbers(ids.get(at), scratch[0]) || compareNumbers(ids.get(at + 1), scratch[1]) ||
+      compareNumbers(ids.get(at + 2), scratch[2]) || compareNumbers(ids.get(at + 3), scratch[3])
   }
 
   /** Bytes held by the typed arrays (the JS heap part, text ids and topics, is not counted). */
   get bytes(): number {
-    return this.#table.byteLength + (this.#growing?.table.byteLength ?? 0) + this.#flags.bytes + this.#topic.bytes + this.#ids.bytes + this.#saveSegment.bytes +
-      this.#saveOffset.bytes + this.#nextDeliverAtMs.bytes
+    let n = this.#table.byteLength + (this.#growing?.table.byteLength ?? 0)
+    for (const c of this.#slotColumns) n += c.bytes
+    return n + this.#handleSlot.bytes + this.#ids.bytes + this.#nextDeliverAtMs.bytes
   }
 
   // ------------------------------------------------------------------------------------ internals
@@ -236,14 +341,41 @@ export class MessageIndex {
   #newSlot(): number {
     if (this.#slotCount >= MAX_SLOTS) throw new StoreError(`file store: more than ${MAX_SLOTS} messages`, { full: true })
     const slot = this.#slotCount++
-    for (const c of this.#columns) c.ensure(slot)
-    this.#ids.ensure(slot * 4 + 3)
+    for (const c of this.#slotColumns) c.ensure(slot)
     return slot
   }
 
+  #newHandle(slot: number, w0: number, w1: number, w2: number, w3: number, nextDeliverAtMs: number): void {
+    let handle: number
+    if (this.#freeHandles.length > 0) handle = this.#freeHandles.pop()
+    else {
+      handle = this.#handleCount++
+      this.#handleSlot.ensure(handle)
+      this.#nextDeliverAtMs.ensure(handle)
+      this.#ids.ensure(handle * 4 + 3)
+    }
+    this.#handleSlot.set(handle, slot + 1)
+    const at = handle * 4
+    this.#ids.set(at, w0)
+    this.#ids.set(at + 1, w1)
+    this.#ids.set(at + 2, w2)
+    this.#ids.set(at + 3, w3)
+    this.#nextDeliverAtMs.set(handle, nextDeliverAtMs)
+    this.#key.set(slot, handle)
+    this.#hot++
+  }
+
+  #freeHandle(handle: number): void {
+    this.#handleSlot.set(handle, 0)
+    this.#freeHandles.push(handle)
+    this.#hot--
+  }
+
   #homeOf(slot: number): number {
-    if (this.#flags.get(slot) & TEXT_ID) return hashText(this.#textIds.get(slot)!)
-    const at = slot * 4
+    const f = this.#flags.get(slot)
+    if (f & COLD) return this.#key.get(slot)
+    if (f & TEXT_ID) return hashText(this.#textIds.get(slot)!)
+    const at = this.#key.get(slot) * 4
     return hashWords(this.#ids.get(at), this.#ids.get(at + 1), this.#ids.get(at + 2), this.#ids.get(at + 3))
   }
 
@@ -255,24 +387,24 @@ export class MessageIndex {
     const growing = this.#growing!
     const end = Math.min(this.#slotCount, growing.nextSlot + GROW_SLOTS_PER_INSERT)
     for (let slot = growing.nextSlot; slot < end; slot++) {
-      if (this.#flags.get(slot) & USED) this.#place(growing.table, slot)
+      if (this.#flags.get(slot) & USED) this.#place(growing.table, slot, this.#homeOf(slot))
     }
     growing.nextSlot = end
     if (end === this.#slotCount) {
       this.#table = growing.table
       this.#growing = undefined
+      this.#tableChanges++
     }
   }
 
-  #place(table: Int32Array, slot: number): void {
+  #place(table: Int32Array, slot: number, hash: number): void {
     const mask = table.length - 1
-    const hash = this.#homeOf(slot)
     let i = hash & mask
     while (table[i] !== 0) i = (i + 1) & mask
     table[i] = fingerprint(hash) | (slot + 1)
   }
 
-  /** Takes `slot` out of `table` (its id must still be readable), keeping probe runs whole. */
+  /** Takes `slot` out of `table` (its id or hash must still be readable), keeping probe runs whole. */
   #unplace(table: Int32Array, slot: number): void {
     const mask = table.length - 1
     let i = this.#homeOf(slot) & mask
@@ -293,39 +425,52 @@ export class MessageIndex {
     table[gap] = 0
   }
 
-  /**
-   * Finds messageId with topicId (-1: any topic): its slot, or ~(the empty table index where the
-   * probe ended), which is where an insert goes. Leaves a hex id's words in `scratch`.
-   */
+  /** Finds messageId with topicId (-1: any topic) among hot slots; cold candidates go to coldMatches. */
   #probe(messageId: string, topicId: number): number {
     const table = this.#table
     const mask = table.length - 1
-    let i: number
-    this.#probedHex = parseHexId(messageId, scratch)
-    if (this.#probedHex) {
+    if (parseHexId(messageId, scratch)) {
       const w0 = scratch[0], w1 = scratch[1], w2 = scratch[2], w3 = scratch[3]
-      const hash = (this.#probedHash = hashWords(w0, w1, w2, w3))
+      const hash = hashWords(w0, w1, w2, w3)
       const fp = fingerprint(hash)
       const ids = this.#ids
+      let i: number
       for (i = hash & mask; table[i] !== 0; i = (i + 1) & mask) {
         const entry = table[i]
         if (((entry & ~SLOT_MASK) | 0) !== (fp | 0)) continue
         const slot = (entry & SLOT_MASK) - 1
-        const at = slot * 4
-        if (ids.get(at) === w0 && ids.get(at + 1) === w1 && ids.get(at + 2) === w2 && ids.get(at + 3) === w3 &&
-          !(this.#flags.get(slot) & TEXT_ID) && (topicId < 0 || this.#topic.get(slot) === topicId)) return slot
+        if (topicId >= 0 && this.#topic.get(slot) !== topicId) continue
+        const f = this.#flags.get(slot)
+        const key = this.#key.get(slot)
+        if (f & COLD) {
+          if (key === hash) this.coldMatches.push(slot)
+          continue
+        }
+        const at = key * 4
+        if (!(f & TEXT_ID) && ids.get(at) === w0 && ids.get(at + 1) === w1 && ids.get(at + 2) === w2 && ids.get(at + 3) === w3) return slot
       }
-      return ~i
+      this.#probedWords.set(scratch)
+      return this.#probedNothing(messageId, true, i, hash)
     }
-    const hash = (this.#probedHash = hashText(messageId))
+    const hash = hashText(messageId)
     const fp = fingerprint(hash)
+    let i: number
     for (i = hash & mask; table[i] !== 0; i = (i + 1) & mask) {
       const entry = table[i]
       if (((entry & ~SLOT_MASK) | 0) !== (fp | 0)) continue
       const slot = (entry & SLOT_MASK) - 1
       if (this.#textIds.get(slot) === messageId && (topicId < 0 || this.#topic.get(slot) === topicId)) return slot
     }
-    return ~i
+    return this.#probedNothing(messageId, false, i, hash)
+  }
+
+  #probedNothing(messageId: string, hex: boolean, end: number, hash: number): number {
+    this.#probedId = messageId
+    this.#probedHex = hex
+    this.#probedEnd = end
+    this.#probedHash = hash
+    this.#probedAt = this.#tableChanges
+    return -1
   }
 }
 

@@ -7,14 +7,17 @@
  * is a small STATE record holding all of its mutable fields, so the newest STATE alone says where
  * a message stands and older ones may vanish with their segment. DELETE is the tombstone.
  *
+ * STATE and DELETE also name where the message's SAVE record is (`saveAt`): the index keeps only a
+ * hash of far-future messages' ids, and a location is unique, so start-up matches these records to
+ * their message exactly without the id in memory. Records written before that (STATE without the
+ * flag, DELETE of type 3) are still read; start-up then checks the id against the SAVE on disk.
+ *
  * Payload fields are fixed-width little-endian numbers (f64 for times, i32 for counts) and strings
  * as u32 byte length + UTF-8. The fields start-up needs come first, so recovery decodes a SAVE's
  * prefix and never touches its header or body.
  */
-import { decodeHeader, headerSize, writeHeader } from '../../protocol/header.ts'
-import { ProtoWriter } from '../../protocol/wire.ts'
-import type { StoredMessage } from '../message-store.ts'
-import { StoreError } from '../message-store.ts'
+import { decodeHeader } from '../../protocol/header.ts'
+import { encodedHeader, StoreError, type StoredMessage } from '../message-store.ts'
 import { crc32 } from './crc32.ts'
 
 export const RecordType = {
@@ -24,6 +27,8 @@ export const RecordType = {
   SNAPSHOT: 4,
   PRUNE_SNAPSHOTS: 5,
   BINDINGS: 6,
+  /** DELETE with the location of the deleted message's SAVE record. */
+  DELETE_AT: 7,
 } as const
 export type RecordType = (typeof RecordType)[keyof typeof RecordType]
 
@@ -36,6 +41,13 @@ const STATE_COMMIT = 1
 const STATE_DEAD = 2
 const STATE_DELIVER_AT = 4
 const STATE_EXPIRED_TIME = 8
+const STATE_SAVE_AT = 16
+
+/** Where a message's SAVE record is: unique for as long as the message exists. */
+export interface SaveLocation {
+  segment: number
+  offset: number
+}
 
 /** The mutable fields of a message, written whole by every STATE record. */
 export interface MessageState {
@@ -90,6 +102,10 @@ class RecordWriter {
     this.pos = this.buf.writeInt32LE(v, this.pos)
   }
 
+  u32(v: number): void {
+    this.pos = this.buf.writeUInt32LE(v, this.pos)
+  }
+
   f64(v: number): void {
     this.pos = this.buf.writeDoubleLE(v, this.pos)
   }
@@ -121,10 +137,10 @@ class RecordWriter {
 }
 
 export function encodeSave(m: StoredMessage): Buffer {
-  const hBytes = headerSize(m.header)
+  const header = encodedHeader(m)
   const w = new RecordWriter(RecordType.SAVE,
     2 + 8 * 4 + 4 * 3 + strBytes(m.topic) + strBytes(m.messageId) + strBytes(m.messageType) + strBytes(m.publishGroup) +
-    listBytes(m.succGroups) + listBytes(m.failGroups) + 4 + hBytes + 4 + m.body.length)
+    listBytes(m.succGroups) + listBytes(m.failGroups) + 4 + header.length + 4 + m.body.length)
   w.u8(m.commit ? SAVE_COMMIT : 0)
   w.u8(m.cmdType)
   w.f64(m.nextDeliverAtMs)
@@ -141,16 +157,14 @@ export function encodeSave(m: StoredMessage): Buffer {
   w.i32(m.deliverLimit)
   w.str(m.messageType)
   w.str(m.publishGroup)
-  w.buf.writeUInt32LE(hBytes, w.pos)
-  writeHeader(new ProtoWriter(w.buf, w.pos + 4), m.header)
-  w.pos += 4 + hBytes
+  w.bytes(header)
   w.bytes(m.body)
   return w.finish()
 }
 
-export function encodeState(topic: string, messageId: string, s: MessageState): Buffer {
-  let flags = s.commit ? STATE_COMMIT : 0
-  let size = strBytes(topic) + strBytes(messageId) + 1 + 8 + 4 + 4 + listBytes(s.succGroups) + listBytes(s.failGroups)
+export function encodeState(topic: string, messageId: string, s: MessageState, saveAt: SaveLocation): Buffer {
+  let flags = (s.commit ? STATE_COMMIT : 0) | STATE_SAVE_AT
+  let size = strBytes(topic) + strBytes(messageId) + 1 + 8 + 4 + 4 + listBytes(s.succGroups) + listBytes(s.failGroups) + 8
   if (s.deliverAtMs !== undefined) {
     flags |= STATE_DELIVER_AT
     size += 8
@@ -178,13 +192,17 @@ export function encodeState(topic: string, messageId: string, s: MessageState): 
     w.str(s.dead.reason)
     w.f64(s.dead.deadAtMs)
   }
+  w.u32(saveAt.segment)
+  w.u32(saveAt.offset)
   return w.finish()
 }
 
-export function encodeDelete(topic: string, messageId: string): Buffer {
-  const w = new RecordWriter(RecordType.DELETE, strBytes(topic) + strBytes(messageId))
+export function encodeDelete(topic: string, messageId: string, saveAt: SaveLocation): Buffer {
+  const w = new RecordWriter(RecordType.DELETE_AT, strBytes(topic) + strBytes(messageId) + 8)
   w.str(topic)
   w.str(messageId)
+  w.u32(saveAt.segment)
+  w.u32(saveAt.offset)
   return w.finish()
 }
 
@@ -235,6 +253,13 @@ export class RecordReader {
   i32(): number {
     this.#need(4)
     const v = this.buf.readInt32LE(this.pos)
+    this.pos += 4
+    return v
+  }
+
+  u32(): number {
+    this.#need(4)
+    const v = this.buf.readUInt32LE(this.pos)
     this.pos += 4
     return v
   }
@@ -308,7 +333,7 @@ export function decodeSave(r: RecordReader): StoredMessage {
   }
 }
 
-export function decodeState(r: RecordReader): { topic: string; messageId: string; state: MessageState } {
+export function decodeState(r: RecordReader): { topic: string; messageId: string; state: MessageState; saveAt: SaveLocation | undefined } {
   const topic = r.str()
   const messageId = r.str()
   const flags = r.u8()
@@ -319,10 +344,24 @@ export function decodeState(r: RecordReader): { topic: string; messageId: string
   if (flags & STATE_DELIVER_AT) state.deliverAtMs = r.f64()
   if (flags & STATE_EXPIRED_TIME) state.expiredTime = r.f64()
   if (flags & STATE_DEAD) state.dead = { reason: r.str(), deadAtMs: r.f64() }
-  return { topic, messageId, state }
+  const saveAt = flags & STATE_SAVE_AT ? { segment: r.u32(), offset: r.u32() } : undefined
+  return { topic, messageId, state, saveAt }
 }
 
-export function decodeKey(r: RecordReader): { topic: string; messageId: string } {
+/** A DELETE (type 3) or DELETE_AT record; `saveAt` only in the latter. */
+export function decodeDelete(r: RecordReader, type: number): { topic: string; messageId: string; saveAt: SaveLocation | undefined } {
+  const topic = r.str()
+  const messageId = r.str()
+  return { topic, messageId, saveAt: type === RecordType.DELETE_AT ? { segment: r.u32(), offset: r.u32() } : undefined }
+}
+
+/** The (topic, messageId) of a SAVE record, read from its prefix. */
+export function decodeSaveKey(r: RecordReader): { topic: string; messageId: string } {
+  r.u8()
+  r.u8()
+  r.f64()
+  r.i32()
+  r.i32()
   return { topic: r.str(), messageId: r.str() }
 }
 

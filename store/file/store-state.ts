@@ -5,8 +5,15 @@
  *
  * The same transitions serve the live store (after it appended a record) and start-up (for each
  * record replayed), so the state after a restart is by construction the state before it.
+ *
+ * Near and far: a committed message with nothing but its SAVE record, due in a far-index bucket
+ * the scheduler has not reached yet, is saved cold (its id and time go to the far index on disk,
+ * not to memory). A bucket is made hot (promoted) before due() answers for times in it, so the
+ * time index holds about one bucket of the future plus whatever has state of its own.
  */
-import type { StoreStats } from '../message-store.ts'
+import type { Logger } from '../../protocol/logger.ts'
+import { StoreError, type StoreStats } from '../message-store.ts'
+import { FarBuckets, type FarEntries } from './far-buckets.ts'
 import { MessageIndex } from './message-index.ts'
 import type { MessageState } from './record-codec.ts'
 import { SegmentRefs } from './segment-refs.ts'
@@ -53,10 +60,20 @@ const NO_GROUPS: readonly string[] = Object.freeze([])
 /** One-minute buckets would do for the scheduler; ten seconds keep a "due now" bucket small. */
 const TIME_BUCKET_MS = 10_000
 
+export interface StoreStateOptions {
+  onReclaimable: (segment: number) => void
+  far: FarBuckets
+  /** Messages due in the bucket of this time (or earlier) are always hot. */
+  nowMs: number
+  logger: Logger
+}
+
 export class StoreState {
   readonly index = new MessageIndex()
   readonly refs: SegmentRefs
+  /** Orders hot messages by (nextDeliverAtMs, id); its entries are index handles, not slots. */
   readonly time: TimeIndex
+  readonly far: FarBuckets
   readonly #extras = new Map<number, Extra>()
   /** Insertion order is the order they died in. */
   readonly #dead = new Map<number, { reason: string; deadAtMs: number }>()
@@ -66,14 +83,22 @@ export class StoreState {
   readonly #bindings = new Map<string, Bindings>()
   /** While start-up replays the log the time index is left alone and built once at the end. */
   #loading = false
+  /** Far-index buckets below this key have been reached: messages due in them are saved hot. */
+  #coldFromKey: number
+  /** The bucket being made hot, and the entries not yet looked at. */
+  #promoting: { key: number; entries: FarEntries } | undefined
+  readonly #logger: Logger
 
-  constructor(onReclaimable: (segment: number) => void) {
-    this.refs = new SegmentRefs(onReclaimable)
+  constructor(options: StoreStateOptions) {
+    this.refs = new SegmentRefs(options.onReclaimable)
+    this.#logger = options.logger
+    this.far = options.far
+    this.#coldFromKey = this.far.keyOf(options.nowMs) + 1
     const index = this.index
     this.time = new TimeIndex({
-      timeOf: (slot) => index.nextDeliverAtMs(slot),
+      timeOf: (handle) => index.timeOfHandle(handle),
       compareIds: (a, b) => index.compareIds(a, b),
-      compareIdWith: (slot, id) => index.compareIdWith(slot, id),
+      compareIdWith: (handle, id) => index.compareIdWith(handle, id),
     }, TIME_BUCKET_MS)
   }
 
@@ -86,45 +111,122 @@ export class StoreState {
   endLoading(): void {
     this.#loading = false
     const index = this.index
-    // slot order is (mostly) log order, so buckets fill in time order for time-ordered saves
-    for (let slot = 0; slot < index.slotLimit; slot++) if (index.isUsed(slot) && !index.isDead(slot)) this.time.add(slot)
+    // handles are given out in log order at start-up, so buckets fill in time order for time-ordered saves
+    for (let h = 0; h < index.handleLimit; h++) {
+      const slot = index.slotOf(h)
+      if (slot >= 0 && !index.isDead(slot)) this.time.add(h)
+    }
     this.refs.endLoading()
   }
 
   // ---------------------------------------------------------------------------------- messages
 
-  /** A live slot for (topic, messageId), or -1. */
-  liveSlot(topic: string, messageId: string): number {
-    const slot = this.index.lookup(topic, messageId)
-    return slot >= 0 && !this.index.isDead(slot) ? slot : -1
-  }
-
-  deadSlot(topic: string, messageId: string): number {
-    const slot = this.index.lookup(topic, messageId)
-    return slot >= 0 && this.index.isDead(slot) ? slot : -1
-  }
-
-  /** Adds a message whose SAVE record is at (segment, offset); -1 when it is already stored. */
+  /**
+   * Adds a message whose SAVE record is at (segment, offset); the caller has made sure that
+   * (topic, messageId) is not stored.
+   */
   addMessage(m: NewMessage, segment: number, offset: number): number {
     const index = this.index
-    const slot = index.insert(m.topic, m.messageId)
-    if (slot < 0) return -1
+    const plain = m.deliverCount === 0 && m.txCheckCount === 0 && m.succGroups.length === 0 && m.failGroups.length === 0
+    const slot = index.insert(m.topic, m.messageId, m.nextDeliverAtMs, plain && m.commit && this.#isFar(m.nextDeliverAtMs))
+    const cold = index.isCold(slot)
     index.setSaveLocation(slot, segment, offset)
     index.setCommitted(slot, m.commit)
-    index.setNextDeliverAtMs(slot, m.nextDeliverAtMs)
-    if (m.deliverCount !== 0 || m.txCheckCount !== 0 || m.succGroups.length > 0 || m.failGroups.length > 0) {
+    if (!plain) {
       this.#extras.set(slot, {
         deliverCount: m.deliverCount, txCheckCount: m.txCheckCount, succGroups: [...m.succGroups], failGroups: [...m.failGroups],
         deliverAtMs: undefined, expiredTime: undefined, stateSegment: 0,
       })
     }
-    if (!this.#loading) this.time.add(slot)
+    if (cold) this.#goCold(slot, m, segment, offset)
+    else if (!this.#loading) this.time.add(index.handleOf(slot))
     this.#countLive(slot, 1)
     this.refs.hold(segment)
     return slot
   }
 
-  /** The full mutable state of a message, as a STATE record carries it. */
+  #goCold(slot: number, m: NewMessage, segment: number, offset: number): void {
+    try {
+      this.far.add(m.nextDeliverAtMs, slot, segment, offset, this.index.insertedWords)
+    } catch (err) {
+      // the far index is only an economy: a message it cannot take stays in memory
+      this.#logger.warn({ err: (err as Error).message, code: (err as StoreError).code }, 'file store: far index write failed; message kept in memory')
+      this.warm(slot, m.messageId, m.nextDeliverAtMs)
+    }
+  }
+
+  /** Brings a cold message's id and time (read from its SAVE record) back into memory. */
+  warm(slot: number, messageId: string, nextDeliverAtMs: number): void {
+    this.index.warmId(slot, messageId, nextDeliverAtMs)
+    if (!this.#loading) this.time.add(this.index.handleOf(slot))
+  }
+
+  /**
+   * Live messages due in [fromMs, toMs), in (time, id) order, after `after`, at most `limit`: their
+   * slots. Or, when the answer needs a far-index bucket made hot first, that bucket's key: the
+   * caller promotes it (see beginPromotion) and asks again.
+   */
+  due(fromMs: number, toMs: number, limit: number, after?: { nextDeliverAtMs: number; messageId: string }): number[] | number {
+    if (!(limit > 0) || !(fromMs < toMs)) return []
+    const key = this.#firstColdKey(this.far.keyOf(fromMs))
+    const coldFromMs = key === undefined ? Infinity : key * this.far.bucketMs
+    const hot = this.time.due(fromMs, Math.min(toMs, coldFromMs), limit, after)
+    // every cold message is at or after coldFromMs: the hot answer is complete before it
+    if (toMs <= coldFromMs || hot.length >= limit) return hot.map((h) => this.index.slotOf(h))
+    return key!
+  }
+
+  /** The bucket being made hot, if any. */
+  get promoting(): number | undefined {
+    return this.#promoting?.key
+  }
+
+  /**
+   * Starts making every message of far-index bucket `key` hot (none may be under way); from now
+   * on, saves due in it are hot. promoteSome() does the work, a bounded piece at a time.
+   */
+  beginPromotion(key: number): void {
+    if (this.#promoting !== undefined) throw new StoreError(`file store: bucket ${this.#promoting.key} is still being promoted`)
+    this.#coldFromKey = Math.max(this.#coldFromKey, key + 1)
+    this.#promoting = { key, entries: this.far.take(key) }
+  }
+
+  /** Makes up to `maxEntries` more entries of the promotion under way hot; true once none is under way. */
+  promoteSome(maxEntries: number): boolean {
+    const promoting = this.#promoting
+    if (promoting === undefined) return true
+    const index = this.index
+    const entries = promoting.entries
+    for (let n = 0; n < maxEntries; n++) {
+      if (!entries.next()) {
+        this.#promoting = undefined
+        return true
+      }
+      const slot = entries.slot
+      // stale: deleted, warmed already, or the slot now holds another message
+      if (slot >= index.slotLimit || !index.isUsed(slot) || !index.isCold(slot) || index.saveSegment(slot) !== entries.segment ||
+        index.saveOffset(slot) !== entries.offset) continue
+      index.warm(slot, entries.word(0), entries.word(1), entries.word(2), entries.word(3), entries.nextDeliverAtMs)
+      this.time.add(index.handleOf(slot))
+    }
+    return false
+  }
+
+  /** Lets go of the far index's open file, if a promotion is half-way (the store is stopping). */
+  close(): void {
+    this.#promoting?.entries.close()
+    this.#promoting = undefined
+  }
+
+  /** The first bucket at or after `fromKey` that may hold cold messages (the one being promoted included). */
+  #firstColdKey(fromKey: number): number | undefined {
+    const stored = this.far.firstKeyFrom(fromKey)
+    const promoting = this.#promoting?.key
+    if (promoting === undefined || promoting < fromKey) return stored
+    return stored === undefined ? promoting : Math.min(stored, promoting)
+  }
+
+  /** The full mutable state of a hot message, as a STATE record carries it. */
   stateOf(slot: number): MessageState {
     const e = this.#extras.get(slot)
     const state: MessageState = {
@@ -139,14 +241,16 @@ export class StoreState {
     return state
   }
 
-  /** Replaces a message's mutable state with `state`, whose STATE record is in `segment`. */
+  /** Replaces a hot message's mutable state with `state`, whose STATE record is in `segment`. */
   applyState(slot: number, state: MessageState, segment: number): void {
     const index = this.index
+    if (index.isCold(slot)) throw new StoreError(`file store: state applied to cold slot ${slot}`)
+    const handle = index.handleOf(slot)
     const wasDead = index.isDead(slot)
     const isDead = state.dead !== undefined
     const moves = !this.#loading && (wasDead || isDead || index.nextDeliverAtMs(slot) !== state.nextDeliverAtMs)
     if (!wasDead) {
-      if (moves) this.time.remove(slot)
+      if (moves) this.time.remove(handle)
       this.#countLive(slot, -1)
     }
     index.setCommitted(slot, state.commit)
@@ -162,7 +266,7 @@ export class StoreState {
     index.setDead(slot, isDead)
     if (isDead) this.#dead.set(slot, state.dead!)
     else {
-      if (moves) this.time.add(slot)
+      if (moves) this.time.add(handle)
       this.#countLive(slot, 1)
     }
   }
@@ -172,7 +276,7 @@ export class StoreState {
     const index = this.index
     if (index.isDead(slot)) this.#dead.delete(slot)
     else {
-      if (!this.#loading) this.time.remove(slot)
+      if (!this.#loading && !index.isCold(slot)) this.time.remove(index.handleOf(slot))
       this.#countLive(slot, -1)
     }
     const saveSegment = index.saveSegment(slot)
@@ -204,6 +308,10 @@ export class StoreState {
       if (n > 0) pendingByTopic[this.index.topicName(topicId)] = n
     })
     return { pendingByTopic, uncommitted: this.#uncommitted, deadLetters: this.#dead.size }
+  }
+
+  #isFar(ms: number): boolean {
+    return Number.isFinite(ms) && this.far.keyOf(ms) >= this.#coldFromKey && ms < 2 ** 52
   }
 
   #countLive(slot: number, delta: number): void {

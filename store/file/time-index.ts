@@ -1,5 +1,6 @@
 /**
- * The file store's time index: index slots grouped in buckets of `bucketMs` by nextDeliverAtMs,
+ * The file store's time index: entries (the handles of hot messages, see message-index.ts; a
+ * cold message is not in it) grouped in buckets of `bucketMs` by nextDeliverAtMs,
  * each bucket an int32 array sorted on demand by (time, message id). A window query touches only
  * the buckets it spans and binary-searches the cursor in the first, so paging through a million
  * entries due at once costs one sort plus a page per call, not a scan per page.

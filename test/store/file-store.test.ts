@@ -1,4 +1,4 @@
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { spawn } from 'node:child_process'
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -9,11 +9,12 @@ import type { Logger } from '../../protocol/logger.ts'
 import { FileStore, type FileStoreOptions } from '../../store/file-store.ts'
 import { crc32 } from '../../store/file/crc32.ts'
 import { MemoryStore } from '../../store/memory-store.ts'
-import type { MessageStore } from '../../store/message-store.ts'
+import { compareDue, type MessageStore, type StoredMessage } from '../../store/message-store.ts'
 import { openStore } from '../../store/open-store.ts'
 import { eventually } from '../helpers/clients.ts'
 import { SeededRandom, testSeed } from '../helpers/random.ts'
 import { makeMessage, newId, storeConformance } from './conformance.ts'
+import { collidingIds } from './file/colliding-ids.ts'
 
 const freshDir = () => mkdtempSync(join(tmpdir(), 'kiteq-file-'))
 
@@ -228,23 +229,29 @@ test('file store: one store per directory', async (t) => {
   await cleanup(store)
 })
 
-test('file store: random operations agree with the memory store, across reopens', async (t) => {
-  const random = new SeededRandom(testSeed(5))
-  let file = await open({ segmentBytes: 8192 })
+/**
+ * Random operations on the file store and the memory store must answer alike. `timeBaseMs` places
+ * every time: 0 puts them all in the past (hot), a day ahead with small far-index buckets makes most
+ * saves cold and due-queries promote bucket after bucket.
+ */
+async function randomAgainstMemory(t: ExecutionContext, seed: number, timeBaseMs: number, options: Partial<FileStoreOptions> = {}): Promise<void> {
+  const random = new SeededRandom(testSeed(seed))
+  let file = await open({ segmentBytes: 8192, ...options })
   const memory = new MemoryStore()
   const ids: { topic: string; messageId: string }[] = []
   const topics = ['a', 'b', 'c']
+  const time = () => timeBaseMs + random.int(0, 100_000)
   for (let step = 0; step < 1500; step++) {
     const roll = random.next()
     const target = ids.length > 0 ? random.pick(ids) : undefined
     const both = async (op: (s: MessageStore) => Promise<unknown>) => t.deepEqual(await op(file), await op(memory), `step ${step}`)
     if (roll < 0.3 || target === undefined) {
-      const m = makeMessage({ topic: random.pick(topics), commit: random.next() < 0.8, nextDeliverAtMs: random.int(0, 100_000), body: random.bytes(random.int(0, 200)) })
+      const m = makeMessage({ topic: random.pick(topics), commit: random.next() < 0.8, nextDeliverAtMs: time(), body: random.bytes(random.int(0, 200)) })
       ids.push({ topic: m.topic, messageId: m.messageId })
       await both((s) => s.save(m))
     } else if (roll < 0.45) {
       const update = {
-        deliverCount: random.int(0, 5), nextDeliverAtMs: random.int(0, 100_000), succGroups: random.next() < 0.5 ? ['s'] : [],
+        deliverCount: random.int(0, 5), nextDeliverAtMs: time(), succGroups: random.next() < 0.5 ? ['s'] : [],
         failGroups: random.next() < 0.5 ? ['f1', 'f2'] : [], txCheckCount: random.int(0, 2),
       }
       await both((s) => s.updateDelivery(target.topic, target.messageId, update))
@@ -254,23 +261,188 @@ test('file store: random operations agree with the memory store, across reopens'
     else if (roll < 0.7) await both((s) => s.moveToDeadLetter(target.topic, target.messageId, `r${step}`, step))
     else if (roll < 0.8) {
       // every random draw happens out here: the operation runs once per store
-      const atMs = random.int(0, 100_000)
+      const atMs = time()
       await both((s) => (roll < 0.75 ? s.reschedule(target.topic, target.messageId, atMs) : s.redriveDeadLetter(target.topic, target.messageId, atMs)))
-    } else if (roll < 0.9) await both((s) => s.get(target.topic, target.messageId))
+    } else if (roll < 0.87) await both((s) => s.get(target.topic, target.messageId))
+    else if (roll < 0.9) await both((s) => s.findById(target.messageId))
     else if (roll < 0.97) {
-      const [from, width, limit] = [random.int(0, 100_000), random.int(0, 30_000), random.int(1, 20)]
+      const [from, width, limit] = [time(), random.int(0, 30_000), random.int(1, 20)]
       await both((s) => s.dueBetween(from, from + width, limit))
     } else {
-      file = await reopen(file, { segmentBytes: 8192 })
+      file = await reopen(file, { segmentBytes: 8192, ...options })
     }
   }
   t.deepEqual(await file.stats(), await memory.stats())
   t.deepEqual(await file.dueBetween(-Infinity, Infinity, 10_000), await memory.dueBetween(-Infinity, Infinity, 10_000))
   t.deepEqual(await file.listDeadLetters({ limit: 10_000 }), await memory.listDeadLetters({ limit: 10_000 }))
-  file = await reopen(file, { segmentBytes: 8192 })
+  file = await reopen(file, { segmentBytes: 8192, ...options })
   t.deepEqual(await file.dueBetween(-Infinity, Infinity, 10_000), await memory.dueBetween(-Infinity, Infinity, 10_000))
   t.deepEqual(await file.listDeadLetters({ limit: 10_000 }), await memory.listDeadLetters({ limit: 10_000 }))
   await cleanup(file)
+}
+
+test('file store: random operations agree with the memory store, across reopens', (t) => randomAgainstMemory(t, 5, 0))
+
+test('file store: random operations on far-future (cold) messages agree with the memory store, across reopens and promotions', async (t) => {
+  const farBucketMs = 10_000
+  // a day ahead, on a bucket boundary: ten buckets of times, each promoted when a query first reaches it
+  const base = Math.ceil((Date.now() + 86_400_000) / farBucketMs) * farBucketMs
+  await randomAgainstMemory(t, 6, base, { farBucketMs })
+})
+
+const HOUR_MS = 3_600_000
+/** Two days ahead, on a far-index bucket boundary (default buckets: an hour). */
+const farBase = () => Math.ceil((Date.now() + 2 * 86_400_000) / HOUR_MS) * HOUR_MS
+const due = (messages: StoredMessage[]) =>
+  messages.map((m) => ({ topic: m.topic, messageId: m.messageId, nextDeliverAtMs: m.nextDeliverAtMs })).sort(compareDue)
+
+test('file store: committed far-future messages leave memory (their ids and times wait on disk) and come back when due-queries reach their hour', async (t) => {
+  const base = farBase()
+  const n = 3000
+  const messages = Array.from({ length: n }, (_, i) => makeMessage({ nextDeliverAtMs: base + ((i * 7919) % (3 * HOUR_MS)) }))
+  let store = await open()
+  const near = await open()
+  for (const m of messages) {
+    await store.save(m)
+    await near.save({ ...m, nextDeliverAtMs: Date.now() })
+  }
+  t.deepEqual(store.indexCounts, { messages: n, hot: 0 })
+  t.deepEqual(near.indexCounts, { messages: n, hot: n })
+  t.true(store.indexBytes < near.indexBytes * 0.6, `cold ${store.indexBytes} B, hot ${near.indexBytes} B`)
+  await cleanup(near)
+
+  // a query over the first hour brings exactly that hour's messages back
+  const firstHour = messages.filter((m) => m.nextDeliverAtMs < base + HOUR_MS)
+  t.deepEqual(await store.dueBetween(base, base + HOUR_MS, 10_000), due(firstHour))
+  t.is(store.indexCounts.hot, firstHour.length)
+  // a message saved into a reached hour is hot at once; one beyond it is cold
+  const later = [makeMessage({ nextDeliverAtMs: base + 5 }), makeMessage({ nextDeliverAtMs: base + 2 * HOUR_MS + 5 })]
+  for (const m of later) await store.save(m)
+  t.is(store.indexCounts.hot, firstHour.length + 1)
+  messages.push(...later)
+
+  store = await reopen(store)
+  t.is(store.indexCounts.hot, 0, 'start-up leaves them on disk again')
+  t.is(store.openReport?.coldMessages, n + 2)
+  // the first page promotes only as far as it needs
+  t.deepEqual(await store.dueBetween(-Infinity, Infinity, 10), due(messages).slice(0, 10))
+  t.is(store.indexCounts.hot, firstHour.length + 1)
+  t.deepEqual(await store.dueBetween(-Infinity, Infinity, 10_000), due(messages))
+  t.is(store.indexCounts.hot, n + 2)
+  await cleanup(store)
+})
+
+test('file store: cold messages whose ids share the index hash are told apart by their SAVE records, before and after a restart', async (t) => {
+  const [[a, b], [c, d]] = collidingIds(2)
+  const base = farBase()
+  let store = await open()
+  await store.save(makeMessage({ messageId: a, nextDeliverAtMs: base + 1 }))
+  await store.save(makeMessage({ messageId: b, nextDeliverAtMs: base + 2 }))
+  await store.save(makeMessage({ messageId: d, topic: 'feed', nextDeliverAtMs: base + 3 }))
+  t.is(store.indexCounts.hot, 0)
+  t.is((await store.get('trade', a))?.nextDeliverAtMs, base + 1)
+  t.is((await store.get('trade', b))?.nextDeliverAtMs, base + 2)
+  t.is(await store.get('feed', c), undefined, 'same hash as a stored id, never stored itself')
+  t.is(await store.findById(c), undefined)
+  t.false(await store.delete('feed', c))
+  t.false(await store.reschedule('feed', c, base))
+  t.is((await store.findById(d))?.message.topic, 'feed')
+  await t.throwsAsync(store.save(makeMessage({ messageId: b, nextDeliverAtMs: base + 9 })), { code: 'KITEQ_ERR_STORE' } as never)
+  t.is(store.indexCounts.hot, 0, 'lookups read the candidates on disk and leave them cold')
+
+  t.true(await store.delete('trade', a))
+  t.is(await store.get('trade', a), undefined)
+  t.is((await store.get('trade', b))?.nextDeliverAtMs, base + 2)
+  t.true(await store.reschedule('trade', b, base + 5))
+  t.is(store.indexCounts.hot, 1, 'a changed message keeps its state in memory')
+  await store.save(makeMessage({ messageId: a, nextDeliverAtMs: base + 7 }))
+
+  store = await reopen(store)
+  t.is((await store.get('trade', a))?.nextDeliverAtMs, base + 7, 'the DELETE removed the first a only')
+  t.is((await store.get('trade', b))?.nextDeliverAtMs, base + 5)
+  t.deepEqual((await store.stats()).pendingByTopic, { trade: 2, feed: 1 })
+  await cleanup(store)
+})
+
+test('file store: a bucket too big to promote in one go is made hot piece by piece while saves, deletes and reschedules go on', async (t) => {
+  const base = farBase()
+  const n = 30_000 // several promotion pieces
+  const store = await open({ fsync: 'never' })
+  const messages = Array.from({ length: n }, (_, i) => makeMessage({ nextDeliverAtMs: base + (i % 1000) }))
+  await Promise.all(messages.map((m) => store.save(m)))
+  t.is(store.indexCounts.hot, 0)
+  const expected = new Map(messages.map((m) => [m.messageId, m]))
+  const promoted = store.dueBetween(base, base + HOUR_MS, 10)
+  // these run while the promotion is under way, some between its pieces
+  const work: Promise<unknown>[] = []
+  for (let i = 0; i < 300; i++) {
+    const m = messages[i * 97]
+    if (i % 3 === 0) {
+      work.push(store.delete(m.topic, m.messageId))
+      expected.delete(m.messageId)
+    } else if (i % 3 === 1) {
+      work.push(store.reschedule(m.topic, m.messageId, base + 2000 + i))
+      expected.set(m.messageId, { ...m, nextDeliverAtMs: base + 2000 + i })
+    } else {
+      const added = makeMessage({ nextDeliverAtMs: base + 1500 + i })
+      work.push(store.save(added))
+      expected.set(added.messageId, added)
+    }
+    if (i % 50 === 0) work.push(new Promise((resolve) => setImmediate(resolve)))
+  }
+  await Promise.all(work)
+  t.deepEqual(await promoted, due([...expected.values()]).slice(0, 10))
+  t.deepEqual(await store.dueBetween(base, base + HOUR_MS, n * 2), due([...expected.values()]))
+  t.is(store.indexCounts.hot, expected.size)
+  await cleanup(store)
+})
+
+/** A record as the store wrote it before STATE and DELETE named their SAVE's location. */
+function legacyRecord(type: 2 | 3, write: (w: { str(s: string): void; raw(b: Buffer): void }) => void): Buffer {
+  const parts: Buffer[] = [Buffer.from([type])]
+  write({
+    str: (s) => {
+      const len = Buffer.alloc(4)
+      len.writeUInt32LE(Buffer.byteLength(s))
+      parts.push(len, Buffer.from(s))
+    },
+    raw: (b) => parts.push(b),
+  })
+  const body = Buffer.concat(parts)
+  const head = Buffer.alloc(8)
+  head.writeUInt32LE(body.length, 0)
+  head.writeUInt32LE(crc32(body), 4)
+  return Buffer.concat([head, body])
+}
+
+test('file store: STATE and DELETE records of the older format still find cold messages at start-up (checked against the SAVE on disk)', async (t) => {
+  const [[a, b]] = collidingIds(1)
+  const base = farBase()
+  let store = await open()
+  await store.save(makeMessage({ messageId: a, nextDeliverAtMs: base + 1 }))
+  await store.save(makeMessage({ messageId: b, nextDeliverAtMs: base + 2 }))
+  await store.stop()
+  const state = Buffer.alloc(1 + 8 + 4 + 4 + 4 + 4)
+  state.writeUInt8(1, 0) // committed
+  state.writeDoubleLE(base + 9, 1)
+  state.writeInt32LE(1, 9) // deliverCount
+  appendFileSync(lastSegment(store.dir), Buffer.concat([
+    legacyRecord(3, (w) => {
+      w.str('trade')
+      w.str(b)
+    }),
+    legacyRecord(2, (w) => {
+      w.str('trade')
+      w.str(a)
+      w.raw(state) // flags, nextDeliverAtMs, deliverCount, txCheckCount, no groups
+    }),
+  ]))
+  store = await open({ dir: store.dir })
+  t.is(await store.get('trade', b), undefined)
+  const m = await store.get('trade', a)
+  t.is(m?.nextDeliverAtMs, base + 9)
+  t.is(m?.deliverCount, 1)
+  await cleanup(store)
 })
 
 test('file store: killed with SIGKILL, it loses nothing it acknowledged', async (t) => {

@@ -1,50 +1,106 @@
 import test from 'ava'
 import { MessageIndex } from '../../../store/file/message-index.ts'
 import { SeededRandom } from '../../helpers/random.ts'
+import { collidingIds } from './colliding-ids.ts'
 
 const hexId = (n: number) => n.toString(16).padStart(32, '0')
 
-test('message index: agrees with a Map through inserts, removals and lookups while its table grows several times', (t) => {
+interface Held {
+  slot: number
+  cold: boolean
+  timeMs: number
+}
+
+test('message index: agrees with a Map through hot and cold inserts, warming, removals and lookups while its table grows several times', (t) => {
   const rng = new SeededRandom(7)
   const index = new MessageIndex()
-  const model = new Map<string, number>() // `${topic}/${id}` → slot
+  const model = new Map<string, Held>() // `${topic}/${id}` → where and how it is held
   const live: string[] = []
+  // ids sharing a hash: cold ones must all come back as candidates, never as a hot answer
+  const colliding = collidingIds(40).flat()
   let next = 0
+  const check = (step: number, key: string): string | undefined => {
+    const [topic, id] = key.split('/')
+    const held = model.get(key)
+    const slot = index.probe(topic, id)
+    if (held === undefined) {
+      if (slot !== -1) return `step ${step}: absent ${key} found at ${slot}`
+      for (const s of index.coldMatches) if ([...model.values()].every((h) => h.slot !== s || !h.cold)) return `step ${step}: ${s} is no cold slot`
+      return undefined
+    }
+    if (held.cold) {
+      if (slot !== -1) return `step ${step}: cold ${key} answered as hot`
+      if (!index.coldMatches.includes(held.slot)) return `step ${step}: cold ${key} not among the candidates`
+      if (!index.isCold(held.slot)) return `step ${step}: ${key} not cold`
+    } else {
+      if (slot !== held.slot) return `step ${step}: ${key} not at its slot`
+      if (index.nextDeliverAtMs(slot) !== held.timeMs) return `step ${step}: ${key} has time ${index.nextDeliverAtMs(slot)}`
+      if (index.slotOf(index.handleOf(slot)) !== slot) return `step ${step}: ${key}'s handle points elsewhere`
+    }
+    return undefined
+  }
   for (let step = 0; step < 60_000; step++) {
     const r = rng.next()
-    if (r < 0.65 || live.length === 0) {
-      // new ids, some of another spelling (kept as text), some repeated in a second topic
+    if (r < 0.6 || live.length === 0) {
+      // new ids, some of another spelling (kept as text, always hot), some repeated in a second topic, some colliding
       const topic = rng.next() < 0.8 ? 'trade' : 'feed'
-      const id = rng.next() < 0.05 ? `order-${next++}` : rng.next() < 0.1 && live.length > 0 ? live[rng.int(0, live.length - 1)].split('/')[1] : hexId(next++ * 7919)
+      const roll = rng.next()
+      const id = roll < 0.05 ? `order-${next++}` : roll < 0.1 && live.length > 0 ? live[rng.int(0, live.length - 1)].split('/')[1]
+        : roll < 0.15 ? rng.pick(colliding) : hexId(next++ * 7919)
       const key = `${topic}/${id}`
-      const slot = index.insert(topic, id)
-      if (model.has(key)) {
-        if (slot !== -1) return t.fail(`step ${step}: ${key} inserted twice`)
-      } else {
-        if (slot < 0) return t.fail(`step ${step}: ${key} refused`)
-        model.set(key, slot)
-        live.push(key)
-      }
-    } else if (r < 0.9) {
+      if (model.has(key)) continue
+      const cold = rng.next() < 0.5
+      const timeMs = rng.int(0, 1e9)
+      const slot = index.insert(topic, id, timeMs, cold)
+      model.set(key, { slot, cold: cold && !id.startsWith('order-'), timeMs })
+      live.push(key)
+    } else if (r < 0.8) {
       const i = rng.int(0, live.length - 1)
       const key = live[i]
       live[i] = live[live.length - 1]
       live.pop()
-      index.remove(model.get(key)!)
+      index.remove(model.get(key)!.slot)
       model.delete(key)
-      const [topic, id] = key.split('/')
-      if (index.lookup(topic, id) !== -1) return t.fail(`step ${step}: ${key} found after removal`)
-    } else {
+      const fail = check(step, key)
+      if (fail !== undefined) return t.fail(fail)
+    } else if (r < 0.85) {
       const key = live[rng.int(0, live.length - 1)]
-      const [topic, id] = key.split('/')
-      if (index.lookup(topic, id) !== model.get(key)) return t.fail(`step ${step}: ${key} not at its slot`)
+      const held = model.get(key)!
+      if (!held.cold) continue
+      held.cold = false
+      held.timeMs = rng.int(0, 1e9)
+      index.warmId(held.slot, key.split('/')[1], held.timeMs)
+    } else {
+      const key = rng.next() < 0.8 ? live[rng.int(0, live.length - 1)] : `trade/${rng.pick(colliding)}`
+      const fail = check(step, key)
+      if (fail !== undefined) return t.fail(fail)
     }
   }
   t.is(index.size, model.size)
-  for (const [key, slot] of model) {
-    const [topic, id] = key.split('/')
-    if (index.lookup(topic, id) !== slot) return t.fail(`${key} lost`)
-    if (index.messageIdOf(slot) !== id || index.topicOf(slot) !== topic) return t.fail(`${key}: slot ${slot} holds another message`)
+  t.is(index.hotCount, [...model.values()].filter((h) => !h.cold).length)
+  for (const [key, held] of model) {
+    const fail = check(-1, key)
+    if (fail !== undefined) return t.fail(fail)
+    if (!held.cold && index.messageIdOf(held.slot) !== key.split('/')[1]) return t.fail(`${key}: slot ${held.slot} holds another id`)
+    if (index.topicOf(held.slot) !== key.split('/')[0]) return t.fail(`${key}: slot ${held.slot} holds another topic`)
   }
   t.true(model.size > 5000, `${model.size} held at the end (the table grew past its first sizes)`)
+})
+
+test('message index: a cold slot keeps no id or time in memory; warming needs the same id', (t) => {
+  const index = new MessageIndex()
+  const [a, b] = collidingIds(1)[0]
+  const slot = index.insert('trade', a, 5, true)
+  t.throws(() => index.messageIdOf(slot), { code: 'KITEQ_ERR_STORE' } as never)
+  t.throws(() => index.nextDeliverAtMs(slot), { code: 'KITEQ_ERR_STORE' } as never)
+  t.is(index.hotCount, 0)
+  t.is(index.probe('trade', b), -1)
+  t.deepEqual(index.coldMatches, [slot], 'the same hash: a candidate to check on disk')
+  t.throws(() => index.warmId(slot, hexId(12345), 7), { code: 'KITEQ_ERR_STORE' } as never)
+  index.warmId(slot, a, 7)
+  t.is(index.probe('trade', a), slot)
+  t.is(index.probe('trade', b), -1)
+  t.deepEqual(index.coldMatches, [])
+  t.is(index.nextDeliverAtMs(slot), 7)
+  t.is(index.hotCount, 1)
 })
