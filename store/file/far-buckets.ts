@@ -20,6 +20,7 @@
 import fs from 'node:fs'
 import { join } from 'node:path'
 import { StoreError } from '../message-store.ts'
+import { lowerBound } from './lower-bound.ts'
 
 const ENTRY_WORDS = 9
 export const FAR_ENTRY_BYTES = ENTRY_WORDS * 4
@@ -253,16 +254,4 @@ export class FarBuckets {
     this.#bufferedBytes -= b.length * 4
     b.length = 0
   }
-}
-
-/** First index in ascending `keys` whose value is >= key. */
-function lowerBound(keys: number[], key: number): number {
-  let lo = 0
-  let hi = keys.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (keys[mid] < key) lo = mid + 1
-    else hi = mid
-  }
-  return lo
 }

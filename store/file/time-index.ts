@@ -9,6 +9,7 @@
  * and removals (which leave a hole) mark it for compaction and sorting at its next query.
  */
 import { Int32Column } from './columns.ts'
+import { lowerBound } from './lower-bound.ts'
 
 export interface TimeOrder {
   timeOf(slot: number): number
@@ -150,16 +151,4 @@ export class TimeIndex {
     for (let i = 0; i < b.length; i++) this.#position.set(slots[i], i)
     if (slots.length > 64 && b.length < slots.length / 4) b.slots = slots.slice(0, b.length * 2)
   }
-}
-
-/** First index in ascending `keys` whose value is >= key. */
-function lowerBound(keys: number[], key: number): number {
-  let lo = 0
-  let hi = keys.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (keys[mid] < key) lo = mid + 1
-    else hi = mid
-  }
-  return lo
 }
