@@ -6,9 +6,11 @@
  * holding its INSERT has committed, which with InnoDB's default innodb_flush_log_at_trx_commit=1 means
  * it is on disk (start() warns when the server is configured otherwise). `writers` batchers commit side
  * by side, each owning the hash digits d with d % writers = its number, so the writes of one message
- * stay in order. Their sessions run READ COMMITTED: under REPEATABLE READ a delete of a missing row
- * takes a gap lock, and two batches inserting into each other's gaps deadlock. Reads go straight to
- * the pool as prepared statements.
+ * stay in order. Deletes, commits and rollbacks of one table in a batch share one statement
+ * (store/mysql/batch.ts), and deletes gather for a few milliseconds while a batcher is busy
+ * (held-operations.ts); every result stays exact. Sessions run READ COMMITTED: under REPEATABLE
+ * READ a delete of a missing row takes a gap lock, and two batches inserting into each other's gaps
+ * deadlock. Reads go straight to the pool as prepared statements.
  *
  * Ownership: every row carries the `kite_server` of the broker that saved it (options.ts explains the
  * identity). The time index (dueBetween) and the pending counts of stats() only see this broker's
@@ -21,7 +23,7 @@
  * again as soon as MySQL is back, without a restart.
  */
 import mysql, { type Pool, type RowDataPacket } from 'mysql2/promise'
-import { decodeHeader } from '../protocol/header.ts'
+import { decodeHeader, encodeHeader } from '../protocol/header.ts'
 import { silentLogger, type Logger } from '../protocol/logger.ts'
 import {
   StoreError, messageKey, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
@@ -31,8 +33,8 @@ import { storeErrorFrom, withConnection } from './mysql/connection.ts'
 import type { MysqlStoreOptions } from './mysql/options.ts'
 import { createSchema, verifySchema } from './mysql/schema.ts'
 import { hashDigit, ShardLayout } from './mysql/sharding.ts'
-import { MysqlStatements, clampMs, encodeHeader, estimatedSqlBytes, messageFromRow, messageValues, type MessageRow } from './mysql/sql.ts'
-import { WriteBatcher, type Statement } from './mysql/write-batcher.ts'
+import { MysqlStatements, clampMs, escapeSql, messageFromRow, messageRowSql, passRenderedSql, type MessageRow } from './mysql/sql.ts'
+import { WriteBatcher, type KeyedStatement, type Statement } from './mysql/write-batcher.ts'
 
 export { brokerIdentity, mysqlOptionsFromUrl, mysqlStoreDefaults, type MysqlStoreOptions } from './mysql/options.ts'
 
@@ -54,6 +56,8 @@ export class MysqlStore implements MessageStore {
   readonly options: Readonly<MysqlStoreOptions>
   readonly #logger: Logger
   readonly #sql: MysqlStatements
+  /** `kite_server` as SQL text, for every saved row. */
+  readonly #kiteServerSql: string
   #pool: Pool | undefined
   /** Indexed by hash digit % writers: one message's writes always queue behind each other. */
   #writers: WriteBatcher[] = []
@@ -65,6 +69,7 @@ export class MysqlStore implements MessageStore {
     this.#logger = (logger ?? silentLogger).child({ store: 'mysql' })
     this.layout = new ShardLayout(options.database, options.shardCount)
     this.#sql = new MysqlStatements(this.layout)
+    this.#kiteServerSql = escapeSql(options.kiteServer)
   }
 
   get kiteServer(): string {
@@ -75,12 +80,14 @@ export class MysqlStore implements MessageStore {
     if (this.#pool !== undefined) return
     const o = this.options
     // multipleStatements: a group commit is one round trip. Only our own SQL is ever joined; values
-    // always go through mysql2's placeholder escaping. The utf8mb4_bin connection collation makes
-    // literals compare byte for byte, like the columns.
+    // are always escaped by the driver (sql.ts renders batches with its escape and format, and
+    // queryFormat passes that text on without a second scan). The utf8mb4_bin connection collation
+    // makes literals compare byte for byte, like the columns. mysql2 sets CLIENT_FOUND_ROWS by
+    // default: an UPDATE counts the rows it matched, which commit() reports.
     const pool = mysql.createPool({
       host: o.host, port: o.port, user: o.user, password: o.password,
       connectionLimit: o.maxConnections, maxIdle: o.maxConnections, idleTimeout: 60_000, queueLimit: 0,
-      connectTimeout: o.connectTimeoutMs, enableKeepAlive: true, multipleStatements: true,
+      connectTimeout: o.connectTimeoutMs, enableKeepAlive: true, multipleStatements: true, queryFormat: passRenderedSql,
       maxPreparedStatements: MAX_PREPARED_STATEMENTS, charset: 'utf8mb4_bin', supportBigNumbers: false, trace: false,
     })
     pool.pool.on('connection', (conn) => {
@@ -98,7 +105,9 @@ export class MysqlStore implements MessageStore {
       throw storeErrorFrom(err, 'start')
     }
     this.#pool = pool
-    const batching = { batchSize: o.batchSize, batchBytes: o.batchBytes, flushMs: o.flushMs, queryTimeoutMs: o.queryTimeoutMs, logger: this.#logger }
+    const batching = {
+      batchSize: o.batchSize, batchBytes: o.batchBytes, flushMs: o.flushMs, deleteDelayMs: o.deleteDelayMs, queryTimeoutMs: o.queryTimeoutMs, logger: this.#logger,
+    }
     this.#writers = Array.from({ length: o.writers }, () => new WriteBatcher(pool, batching))
     this.#stopping = false
     if (o.ignoredParameters.length > 0) {
@@ -123,16 +132,15 @@ export class MysqlStore implements MessageStore {
   async save(message: StoredMessage): Promise<void> {
     const writer = this.#writerFor(message.messageId)
     const table = this.layout.messageTableFor(message.messageId)
-    const values = messageValues(message, this.options.kiteServer)
-    return writer.insert(table.qualified, messageKey(message.topic, message.messageId), message.messageId, values, estimatedSqlBytes(message))
+    return writer.insert(table.qualified, messageKey(message.topic, message.messageId), message.messageId, messageRowSql(message, this.#kiteServerSql))
   }
 
   commit(topic: string, messageId: string): Promise<boolean> {
-    return this.#changeOne(topic, messageId, this.#sql.commit, [])
+    return this.#keyed(topic, messageId, this.#sql.commit)
   }
 
   rollback(topic: string, messageId: string): Promise<boolean> {
-    return this.#changeOne(topic, messageId, this.#sql.rollback, [])
+    return this.#keyed(topic, messageId, this.#sql.rollback)
   }
 
   async updateDelivery(topic: string, messageId: string, u: DeliveryUpdate): Promise<void> {
@@ -145,7 +153,7 @@ export class MysqlStore implements MessageStore {
   }
 
   delete(topic: string, messageId: string): Promise<boolean> {
-    return this.#changeOne(topic, messageId, this.#sql.delete, [])
+    return this.#keyed(topic, messageId, this.#sql.delete)
   }
 
   async moveToDeadLetter(topic: string, messageId: string, reason: string, atMs: number): Promise<boolean> {
@@ -175,7 +183,12 @@ export class MysqlStore implements MessageStore {
     )
   }
 
-  /** One keyed statement through the group commit; true when it matched a row. */
+  /** A key-only statement through the group commit (coalesced with its kind's others on the table); true when it matched a row. */
+  #keyed(topic: string, messageId: string, statements: KeyedStatement[]): Promise<boolean> {
+    return this.#writerFor(messageId).runKeyed(statements[hashDigit(messageId)], messageKey(topic, messageId), { messageId, topic })
+  }
+
+  /** One keyed statement with values through the group commit; true when it matched a row. */
   async #changeOne(topic: string, messageId: string, statements: string[], values: unknown[]): Promise<boolean> {
     const statement: Statement = { sql: statements[hashDigit(messageId)], values: [...values, messageId, topic] }
     return this.#writerFor(messageId).run(messageKey(topic, messageId), [statement], (affected) => affected[0] > 0)

@@ -11,17 +11,19 @@
  * | `shardnum` | 4 | KiteQ's; 1, 2, 4, 8 or 16 databases sharing the 16 tables |
  * | `createSchema` | false | a broker should not need DDL rights in production; without it start() checks the tables exist and names the missing ones |
  * | `maxConn` | 10 | `writers` connections write, reads take the rest; 10 × 64 cached statements per broker stays far below the server's `max_prepared_stmt_count` (16 382) |
- * | `writers` | 4 | group commits in flight at once, each for the messages whose hash digit d has d % writers = its number: one connection keeps one server thread busy at a time (measured here, 96-row INSERT transactions: 16 k rows/s on one connection, 25 k on two, 35 k on four) |
+ * | `writers` | 2 | group commits in flight at once, each for the messages whose hash digit d has d % writers = its number: one connection keeps one server thread busy at a time. More writers overlap more commits but make each batch smaller (more statements and commits per message): end to end at c=100 on 2 cores, 2 writers delivered as much as 4 with a tenth less CPU per message, and bench/store saves as fast (~30 k/s); a database server with more cores may want more |
  * | `batchSize` | 1000 | operations per group commit at most (a tick with more starts the next batch at once) |
  * | `batchBytes` | 2 MiB | SQL text per group commit at most (bodies travel hex-escaped: twice their size); stays under every server default `max_allowed_packet` (MySQL 5.7: 4 MiB); a single larger message still goes alone |
  * | `flushMs` | 0 | 0 = flush once per event-loop turn; more waits that long for bigger batches (costs every write that latency) |
+ * | `deleteDelayMs` | 25 | while their writer is busy, deletes wait up to this long so that those of one table share a statement (held-operations.ts); nothing waits for a delivered message's delete, and a crash meanwhile only redelivers; 0 = with the next batch |
  * | `queryTimeoutMs` | 10 000 | no write or read waits longer for a server that stopped answering; it fails with a StoreError |
  * | `connectTimeoutMs` | 5 000 | |
  * | `kiteServer` | see below | the broker identity written to `kite_server` |
  *
  * KiteQ's `batchUpdateSize`, `batchDelSize`, `flushSeconds` and `flushPeriod` are accepted and ignored
  * (logged at start): KiteQ flushed updates and deletes asynchronously once a second; here every
- * write waits for its group commit, so those knobs would only add latency. A second address (KiteQ's
+ * write waits for its group commit (deletes for at most `deleteDelayMs` before it), so those knobs
+ * would only add latency. A second address (KiteQ's
  * `master,slave`) is not supported: reads go to the master so they always see acknowledged writes.
  *
  * Broker identity (`kite_server`): KiteQ stamped every row with `os.Hostname()` and each broker only
@@ -52,6 +54,8 @@ export interface MysqlStoreOptions extends MysqlConnectionOptions {
   batchSize: number
   batchBytes: number
   flushMs: number
+  /** Deletes are held up to this long to share one statement per table. */
+  deleteDelayMs: number
   queryTimeoutMs: number
   connectTimeoutMs: number
   /** Written to `kite_server`; scopes the time index and stats to this broker. */
@@ -68,10 +72,11 @@ export const mysqlStoreDefaults = {
   shardCount: 4,
   createSchema: false,
   maxConnections: 10,
-  writers: 4,
+  writers: 2,
   batchSize: 1000,
   batchBytes: 2 * 1024 * 1024,
   flushMs: 0,
+  deleteDelayMs: 25,
   queryTimeoutMs: 10_000,
   connectTimeoutMs: 5_000,
 } as const
@@ -81,7 +86,7 @@ export const VALID_SHARD_COUNTS: readonly number[] = [1, 2, 4, 8, 16]
 const KITEQ_IGNORED = ['batchUpdateSize', 'batchDelSize', 'flushSeconds', 'flushPeriod'] as const
 const KNOWN = new Set([
   'db', 'user', 'username', 'password', 'shardnum', 'createSchema', 'maxConn', 'writers', 'batchSize', 'batchBytes', 'flushMs',
-  'queryTimeoutMs', 'connectTimeoutMs', 'kiteServer', ...KITEQ_IGNORED,
+  'deleteDelayMs', 'queryTimeoutMs', 'connectTimeoutMs', 'kiteServer', ...KITEQ_IGNORED,
 ])
 
 /** MySQL identifiers we build names from: no quoting surprises, and room for the `_{i}` suffix. */
@@ -151,6 +156,7 @@ export function mysqlOptionsFromUrl(url: URL, bind?: string): MysqlStoreOptions 
     batchSize: intParam(url, 'batchSize', mysqlStoreDefaults.batchSize, 1),
     batchBytes: intParam(url, 'batchBytes', mysqlStoreDefaults.batchBytes, 64 * 1024),
     flushMs: intParam(url, 'flushMs', mysqlStoreDefaults.flushMs, 0),
+    deleteDelayMs: intParam(url, 'deleteDelayMs', mysqlStoreDefaults.deleteDelayMs, 0),
     queryTimeoutMs: intParam(url, 'queryTimeoutMs', mysqlStoreDefaults.queryTimeoutMs, 100),
     connectTimeoutMs: intParam(url, 'connectTimeoutMs', mysqlStoreDefaults.connectTimeoutMs, 100),
     kiteServer,

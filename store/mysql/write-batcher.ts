@@ -1,8 +1,14 @@
 /**
  * Group commit for the `mysql://` store. Writes asked for during one event-loop turn (or `flushMs`)
- * become ONE round trip and ONE transaction: the new messages as one multi-row INSERT per table, then
- * every other statement in the order it was asked for. Each caller's promise settles only after
- * COMMIT returned, so a resolved save is durable (InnoDB, innodb_flush_log_at_trx_commit=1).
+ * become ONE transaction (store/mysql/batch.ts says what runs in which order and which keyed
+ * operations share a statement). Each caller's promise settles only after COMMIT returned, so a
+ * resolved write is durable (InnoDB, innodb_flush_log_at_trx_commit=1).
+ *
+ * Deletes wait outside the batches while the batcher is busy, to gather (store/mysql/held-operations.ts).
+ *
+ * A batch is one round trip with its COMMIT. One with a coalesced statement over several keys is two:
+ * the statements, then COMMIT once the counts show exactly which operation matched a row; when they
+ * do not, ROLLBACK and the batch again with one statement per operation (in one round trip).
  *
  * One batcher writes its batches one at a time, in order: a later write can never overtake an earlier
  * one, so e.g. a commit() issued right after a save() always finds the row (the store sends every
@@ -17,60 +23,46 @@
 import type { Pool, PoolConnection, ResultSetHeader } from 'mysql2/promise'
 import type { Logger } from '../../protocol/logger.ts'
 import { StoreError } from '../message-store.ts'
+import { Batch, type KeyedStatement, type RowKey, type Statement } from './batch.ts'
 import { isConnectionBroken, isDuplicateKey, storeErrorFrom } from './connection.ts'
-import { insertMessagesSql } from './sql.ts'
+import { HeldOperations } from './held-operations.ts'
+import { insertMessagesSql, renderStatement } from './sql.ts'
 
-export interface Statement {
-  sql: string
-  values: unknown[]
-}
+export type { KeyedStatement, RowKey, Statement } from './batch.ts'
 
 export interface WriteBatcherOptions {
   batchSize: number
   batchBytes: number
   flushMs: number
+  /** How long an operation that may wait (a delete) is held to share a statement; 0 = none is held. */
+  deleteDelayMs: number
   queryTimeoutMs: number
   logger: Logger
 }
 
-interface QueuedInsert {
-  messageId: string
-  values: unknown[]
-  resolve: () => void
-  reject: (err: Error) => void
-}
+/** SQL text a keyed operation adds to a batch, for the byte cap. */
+const KEYED_BYTES = 128
 
-interface QueuedStatements {
-  statements: Statement[]
-  /** Turns the statements' affected-row counts into the caller's result. */
-  settle: (affectedRows: number[]) => unknown
-  resolve: (value: unknown) => void
-  reject: (err: Error) => void
-}
-
-class Batch {
-  /** Per qualified table name. */
-  readonly inserts = new Map<string, QueuedInsert[]>()
-  readonly others: QueuedStatements[] = []
-  /** Keys with a non-insert operation here: a save of one of them must not jump ahead of it. */
-  readonly mutatedKeys = new Set<string>()
-  count = 0
-  bytes = 0
-
-  all(): (QueuedInsert | QueuedStatements)[] {
-    return [...[...this.inserts.values()].flat(), ...this.others]
-  }
-}
-
-/** Runs statements as one round trip; more than one go inside a transaction. Returns affected rows per statement. */
-export async function runStatements(conn: PoolConnection, statements: Statement[], timeoutMs: number): Promise<number[]> {
+/** Runs rendered statements as one round trip; more than one go inside a transaction. Returns affected rows per statement. */
+export async function runStatements(conn: PoolConnection, statements: string[], timeoutMs: number): Promise<number[]> {
   if (statements.length === 1) {
-    const [result] = await conn.query<ResultSetHeader>({ sql: statements[0].sql, values: statements[0].values, timeout: timeoutMs })
+    const [result] = await conn.query<ResultSetHeader>({ sql: statements[0], timeout: timeoutMs })
     return [result.affectedRows]
   }
-  const sql = `START TRANSACTION;${statements.map((s) => s.sql).join(';')};COMMIT`
-  const [results] = await conn.query<ResultSetHeader[]>({ sql, values: statements.flatMap((s) => s.values), timeout: timeoutMs })
-  return results.slice(1, -1).map((r) => r.affectedRows)
+  const [results] = await conn.query<ResultSetHeader[]>({ sql: `START TRANSACTION;${statements.join(';')};COMMIT`, timeout: timeoutMs })
+  return affectedRows(results, 1, results.length - 1)
+}
+
+/** Runs rendered statements in a transaction left open (the caller commits or rolls back). Returns affected rows per statement. */
+async function runUncommitted(conn: PoolConnection, statements: string[], timeoutMs: number): Promise<number[]> {
+  const [results] = await conn.query<ResultSetHeader[]>({ sql: `START TRANSACTION;${statements.join(';')}`, timeout: timeoutMs })
+  return affectedRows(results, 1, results.length)
+}
+
+function affectedRows(results: ResultSetHeader[], from: number, to: number): number[] {
+  const counts = new Array<number>(to - from)
+  for (let i = from; i < to; i++) counts[i - from] = results[i].affectedRows
+  return counts
 }
 
 export class WriteBatcher {
@@ -80,19 +72,18 @@ export class WriteBatcher {
   #writing = false
   #flushArmed = false
   #idleWaiters: (() => void)[] = []
+  readonly #held: HeldOperations
 
   constructor(pool: Pool, options: WriteBatcherOptions) {
     this.#pool = pool
     this.#options = options
+    this.#held = new HeldOperations(options.deleteDelayMs, options.batchSize, () => this.#releaseHeld())
   }
 
-  /** Queues one message row for `table`'s next multi-row INSERT. */
-  insert(table: string, key: string, messageId: string, values: unknown[], bytes: number): Promise<void> {
+  /** Queues one message row (rendered by sql.ts messageRowSql) for `table`'s next multi-row INSERT. */
+  insert(table: string, key: string, messageId: string, row: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const batch = this.#batchFor(key, true, bytes)
-      let rows = batch.inserts.get(table)
-      if (rows === undefined) batch.inserts.set(table, (rows = []))
-      rows.push({ messageId, values, resolve, reject })
+      this.#batchFor('insert', key, row.length).addInsert(table, { messageId, row, resolve, reject }, row.length)
       this.#armFlush()
     })
   }
@@ -100,29 +91,53 @@ export class WriteBatcher {
   /** Queues statements that run together, in order, inside the next group commit. */
   run<T>(key: string, statements: Statement[], settle: (affectedRows: number[]) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const batch = this.#batchFor(key, false, statements.reduce((n, s) => n + s.sql.length + 64, 0))
-      batch.mutatedKeys.add(key)
-      batch.others.push({ statements, settle, resolve: resolve as (v: unknown) => void, reject })
+      const bytes = statements.reduce((n, s) => n + s.sql.length + 64, 0)
+      this.#batchFor('statements', key, bytes).addStatements(key, { statements, settle, resolve: resolve as (v: unknown) => void, reject }, bytes)
       this.#armFlush()
     })
   }
 
-  /** Resolves once everything queued so far is written (or failed). */
+  /**
+   * Queues a keyed one-row statement; true when it matched the row. It may share one statement with
+   * others of its kind; one that may wait is held while this batcher has other writes to do (at most
+   * `deleteDelayMs`), to gather more of them.
+   */
+  runKeyed(statement: KeyedStatement, key: string, row: RowKey): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      const operation = { messageId: row.messageId, topic: row.topic, resolve, reject }
+      const busy = this.#writing || this.#queue.length > 0
+      if (statement.mayWait && busy && this.#options.deleteDelayMs > 0 && !this.#held.holds(key)) return this.#held.hold(statement, key, operation)
+      this.#batchFor('keyed', key, KEYED_BYTES).addKeyed(statement, key, operation, KEYED_BYTES)
+      this.#armFlush()
+    })
+  }
+
+  /** Resolves once everything queued so far, held operations included, is written (or failed). */
   idle(): Promise<void> {
+    this.#releaseHeld()
     if (!this.#writing && this.#queue.length === 0) return Promise.resolve()
     return new Promise((resolve) => this.#idleWaiters.push(resolve))
   }
 
-  #batchFor(key: string, isInsert: boolean, bytes: number): Batch {
+  /** Queues every held operation, in the order held. */
+  #releaseHeld(): void {
+    if (this.#held.size === 0) return
+    for (const { statement, key, operation } of this.#held.takeAll()) {
+      this.#batchFor('keyed', key, KEYED_BYTES).addKeyed(statement, key, operation, KEYED_BYTES)
+    }
+    this.#armFlush()
+  }
+
+  #batchFor(kind: 'insert' | 'statements' | 'keyed', key: string, bytes: number): Batch {
+    // whatever comes after a held operation of its key must also run after it
+    if (this.#held.holds(key)) this.#releaseHeld()
     let batch = this.#queue[this.#queue.length - 1]
     const full = batch !== undefined &&
       (batch.count >= this.#options.batchSize || (batch.count > 0 && batch.bytes + bytes > this.#options.batchBytes))
-    if (batch === undefined || full || (isInsert && batch.mutatedKeys.has(key))) {
+    if (batch === undefined || full || !batch.accepts(kind, key)) {
       batch = new Batch()
       this.#queue.push(batch)
     }
-    batch.count++
-    batch.bytes += bytes
     return batch
   }
 
@@ -146,6 +161,8 @@ export class WriteBatcher {
     } finally {
       this.#writing = false
     }
+    // with nothing else to write, whatever is held would only wait (and perhaps be waited for)
+    if (this.#queue.length === 0) this.#releaseHeld()
     // the next batch waits one turn, so callers just resumed by this one can still join it
     if (this.#queue.length > 0) this.#armFlush()
     else this.#notifyIdle()
@@ -164,33 +181,29 @@ export class WriteBatcher {
     } catch (err) {
       return this.#failAll(batch, storeErrorFrom(err, 'connect'))
     }
+    const timeout = this.#options.queryTimeoutMs
     let broken = false
     try {
-      const statements: Statement[] = []
-      const insertGroups: QueuedInsert[][] = []
-      for (const [table, rows] of batch.inserts) {
-        statements.push({ sql: insertMessagesSql(table, rows.length), values: rows.flatMap((r) => r.values) })
-        insertGroups.push(rows)
-      }
-      for (const op of batch.others) statements.push(...op.statements)
-      let affected: number[]
       try {
-        affected = await runStatements(conn, statements, this.#options.queryTimeoutMs)
+        const plan = batch.plan(true, insertMessagesSql)
+        if (!plan.needsCheck) return plan.settle(await runStatements(conn, plan.statements, timeout))
+        const affected = await runUncommitted(conn, plan.statements, timeout)
+        if (plan.exact(affected)) {
+          await conn.query({ sql: 'COMMIT', timeout })
+          return plan.settle(affected)
+        }
+        this.#options.logger.debug({ operations: batch.count }, 'mysql coalesced statement matched fewer rows than keys; writing the batch with one statement per operation')
+        await conn.query({ sql: 'ROLLBACK', timeout })
+        const exact = batch.plan(false, insertMessagesSql)
+        exact.settle(await runStatements(conn, exact.statements, timeout))
       } catch (err) {
         if (isConnectionBroken(err)) {
           broken = true
           return this.#failAll(batch, storeErrorFrom(err, 'group commit'))
         }
         this.#options.logger.debug({ err: (err as Error).message, operations: batch.count }, 'mysql batch rolled back; writing its operations one by one')
-        await conn.query({ sql: 'ROLLBACK', timeout: this.#options.queryTimeoutMs })
+        await conn.query({ sql: 'ROLLBACK', timeout })
         broken = await this.#writeOneByOne(conn, batch)
-        return
-      }
-      for (const rows of insertGroups) for (const r of rows) r.resolve()
-      let i = insertGroups.length
-      for (const op of batch.others) {
-        op.resolve(op.settle(affected.slice(i, i + op.statements.length)))
-        i += op.statements.length
       }
     } catch (err) {
       // ROLLBACK itself failed: the connection is unusable, and whoever is still waiting fails
@@ -210,7 +223,7 @@ export class WriteBatcher {
       for (const r of rows) {
         if (brokenBy !== undefined) { r.reject(brokenBy); continue }
         try {
-          await runStatements(conn, [{ sql: insertMessagesSql(table, 1), values: r.values }], timeoutMs)
+          await runStatements(conn, [insertMessagesSql(table, [r.row])], timeoutMs)
           r.resolve()
         } catch (err) {
           if (isConnectionBroken(err)) brokenBy = storeErrorFrom(err, 'save')
@@ -218,7 +231,16 @@ export class WriteBatcher {
         }
       }
     }
-    for (const op of batch.others) {
+    const operations = [
+      ...batch.others.map((op) => ({ statements: op.statements.map(renderStatement), settle: op.settle, resolve: op.resolve, reject: op.reject })),
+      ...[...batch.keyed.values()].flatMap(({ statement, operations }) => operations.map((op) => ({
+        statements: [statement.one(op)],
+        settle: (affected: number[]) => affected[0] > 0,
+        resolve: op.resolve as (value: unknown) => void,
+        reject: op.reject,
+      }))),
+    ]
+    for (const op of operations) {
       if (brokenBy !== undefined) { op.reject(brokenBy); continue }
       try {
         op.resolve(op.settle(await runStatements(conn, op.statements, timeoutMs)))

@@ -10,7 +10,12 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import mysql, { type RowDataPacket } from 'mysql2/promise'
 import { decodeHeader } from '../../protocol/header.ts'
-import type { MessageStore } from '../../store/message-store.ts'
+import { silentLogger, type Logger } from '../../protocol/logger.ts'
+import type { MessageStore, StoredMessage } from '../../store/message-store.ts'
+import { Batch, MAX_KEYS_PER_STATEMENT } from '../../store/mysql/batch.ts'
+import { HeldOperations } from '../../store/mysql/held-operations.ts'
+import { ShardLayout } from '../../store/mysql/sharding.ts'
+import { MysqlStatements, insertMessagesSql } from '../../store/mysql/sql.ts'
 import { MysqlStore, brokerIdentity, mysqlOptionsFromUrl } from '../../store/mysql-store.ts'
 import { openStore } from '../../store/open-store.ts'
 import { eventually } from '../helpers/clients.ts'
@@ -28,17 +33,21 @@ function newDatabaseName(): string {
   return `kt${randomBytes(5).toString('hex')}`
 }
 
-async function open(db = newDatabaseName(), params = 'createSchema=true', kiteServer = 'test-broker:1'): Promise<MysqlStore> {
+async function open(db = newDatabaseName(), params = 'createSchema=true', kiteServer = 'test-broker:1', logger?: Logger): Promise<MysqlStore> {
   const url = new URL(`mysql://${serverAddress()}?db=${db}&${params}`)
-  const store = new MysqlStore({ ...mysqlOptionsFromUrl(url), kiteServer })
+  const store = new MysqlStore({ ...mysqlOptionsFromUrl(url), kiteServer, logger })
   await store.start()
   databasesOf.set(store, db)
   return store
 }
 
-async function admin<T>(work: (conn: mysql.Connection) => Promise<T>): Promise<T> {
+async function adminConnection(): Promise<mysql.Connection> {
   const [host, port] = serverAddress().split(':')
-  const conn = await mysql.createConnection({ host, port: Number(port), user: 'root', password: '' })
+  return mysql.createConnection({ host, port: Number(port), user: 'root', password: '' })
+}
+
+async function admin<T>(work: (conn: mysql.Connection) => Promise<T>): Promise<T> {
+  const conn = await adminConnection()
   try {
     return await work(conn)
   } finally {
@@ -190,18 +199,298 @@ test.serial('mysql store: brokers sharing the databases schedule only their own 
   }
 })
 
+/** A fresh id whose last hex digit is `digit`: ids of one digit share a table, so their keyed operations share statements. */
+function idInTable(digit: string): string {
+  return newId().slice(0, 31) + digit
+}
+
+/** A logger keeping its debug lines, to see which write path a batch took. */
+function debugRecorder(): { logger: Logger; lines: string[] } {
+  const lines: string[] = []
+  const logger: Logger = {
+    ...silentLogger,
+    debug: (obj: object | string, msg?: string) => { lines.push(typeof obj === 'string' ? obj : msg ?? '') },
+    child: () => logger,
+  }
+  return { logger, lines }
+}
+
+const AMBIGUOUS = /coalesced statement matched fewer rows than keys/
+
+test('mysql batch: keyed operations of one kind and table become one statement; counts short of the keys are not exact', (t) => {
+  const sql = new MysqlStatements(new ShardLayout('kq', 4))
+  const batch = new Batch()
+  const results: (boolean | string)[] = []
+  const keys = ['a', 'b', 'c'].map((c) => ({ messageId: idInTable('5'), topic: `t-${c}` }))
+  for (const k of keys) {
+    batch.addKeyed(sql.delete[5], `${k.topic}\u0000${k.messageId}`, { ...k, resolve: (v) => results.push(v), reject: (e) => results.push(e.message) }, 1)
+  }
+  batch.addKeyed(sql.commit[5], 'x', { messageId: idInTable('5'), topic: 'x', resolve: (v) => results.push(v), reject: () => {} }, 1)
+  const plan = batch.plan(true, insertMessagesSql)
+  t.is(plan.statements.length, 2, 'three deletes in one statement, the lone commit alone')
+  const ids = keys.map((k) => `'${k.messageId}'`).join(',')
+  const pairs = keys.map((k) => `('${k.messageId}','${k.topic}')`).join(',')
+  t.is(plan.statements[0], `DELETE \`kq_1\`.\`kite_msg_1\` FROM \`kq_1\`.\`kite_msg_1\` FORCE INDEX (idx_message_id) WHERE message_id IN (${ids}) AND (message_id, topic) IN (${pairs})`)
+  t.regex(plan.statements[1], /^UPDATE `kq_1`\.`kite_msg_1` SET `commit` = 1 WHERE message_id = '[0-9a-f]{31}5' AND topic = 'x'$/)
+  t.true(plan.needsCheck)
+  t.false(plan.exact([2, 1]), 'two rows for three keys: which one missed is unknown')
+  t.true(plan.exact([3, 0]), 'a one-key statement is always exact')
+  plan.settle([3, 0])
+  t.deepEqual(results, [true, true, true, false])
+  const single = batch.plan(false, insertMessagesSql)
+  t.is(single.statements.length, 4)
+  t.false(single.needsCheck)
+
+  t.false(batch.accepts('insert', `${keys[0].topic}\u0000${keys[0].messageId}`), 'nothing of a key may follow its keyed operation in the same batch')
+  t.false(batch.accepts('keyed', `${keys[0].topic}\u0000${keys[0].messageId}`))
+  t.true(batch.accepts('keyed', 'another key'))
+})
+
+test.serial('mysql store: deletes sharing a statement report each id exactly, missing ids included', async (t) => {
+  const { logger, lines } = debugRecorder()
+  const store = await open(undefined, 'createSchema=true&writers=1', 'test-broker:1', logger)
+  try {
+    const present = Array.from({ length: 6 }, () => makeMessage({ messageId: idInTable('7') }))
+    const elsewhere = makeMessage({ messageId: present[5].messageId, topic: 'other' })
+    await Promise.all([...present, elsewhere].map((m) => store.save(m)))
+
+    t.deepEqual(await Promise.all(present.slice(0, 3).map((m) => store.delete(m.topic, m.messageId))), [true, true, true])
+    t.deepEqual(lines.filter((l) => AMBIGUOUS.test(l)), [], 'every key matched: the one statement was exact')
+
+    const results = await Promise.all([
+      store.delete(present[3].topic, present[3].messageId),
+      store.delete('third-topic', present[4].messageId), // the id exists, under another topic
+      store.delete(present[4].topic, present[4].messageId),
+      store.delete('trade', idInTable('7')),
+      store.delete(present[3].topic, present[3].messageId), // a repeat: runs after the first, in the next batch
+    ])
+    t.deepEqual(results, [true, false, true, false, false])
+    t.true(lines.some((l) => AMBIGUOUS.test(l)), 'the shared statement came up short and the batch was written again')
+
+    t.deepEqual(await Promise.all([store.delete('other', elsewhere.messageId), store.delete('trade', present[5].messageId)]), [true, true],
+      'one id under two topics: both rows matched, each exactly once')
+    for (const m of [...present, elsewhere]) t.is(await store.get(m.topic, m.messageId), undefined)
+  } finally {
+    await store.stop()
+    await cleanup(store)
+  }
+})
+
+test.serial('mysql store: commits and rollbacks sharing a statement: already committed still counts, committed is not rolled back', async (t) => {
+  const { logger, lines } = debugRecorder()
+  const store = await open(undefined, 'createSchema=true&writers=1', 'test-broker:1', logger)
+  try {
+    const committed = Array.from({ length: 3 }, () => makeMessage({ messageId: idInTable('2'), commit: true }))
+    const open_ = Array.from({ length: 3 }, () => makeMessage({ messageId: idInTable('2'), commit: false }))
+    await Promise.all([...committed, ...open_].map((m) => store.save(m)))
+    t.deepEqual(await Promise.all(committed.map((m) => store.commit(m.topic, m.messageId))), [true, true, true],
+      'matched rows count, not changed ones (CLIENT_FOUND_ROWS)')
+    t.deepEqual(lines.filter((l) => AMBIGUOUS.test(l)), [])
+    t.deepEqual(await Promise.all([...open_, committed[0]].map((m) => store.rollback(m.topic, m.messageId))), [true, true, true, false])
+    for (const m of open_) t.is(await store.get(m.topic, m.messageId), undefined)
+    t.truthy(await store.get(committed[0].topic, committed[0].messageId))
+  } finally {
+    await store.stop()
+    await cleanup(store)
+  }
+})
+
+test.serial('mysql store: one batch mixing saves, updates, commits and deletes of one message keeps their order', async (t) => {
+  const store = await open(undefined, 'createSchema=true&writers=1')
+  try {
+    const m = makeMessage({ messageId: idInTable('3'), commit: false })
+    const neighbour = makeMessage({ messageId: idInTable('3') })
+    await store.save(neighbour)
+    const update = { deliverCount: 1, nextDeliverAtMs: 7, succGroups: ['g'], failGroups: [], txCheckCount: 0 }
+    // asked for in one turn: each result must be what running them one after another gives
+    const results = await Promise.all([
+      store.save(m).then(() => 'saved'),
+      store.commit(m.topic, m.messageId),
+      store.delete(neighbour.topic, neighbour.messageId),
+      store.delete(m.topic, m.messageId),
+      store.reschedule(m.topic, m.messageId, 5),
+      store.save({ ...m, commit: false }).then(() => 'saved again'),
+      store.updateDelivery(m.topic, m.messageId, update).then(() => 'updated'),
+      store.rollback(m.topic, m.messageId),
+      store.commit(m.topic, m.messageId),
+      store.save(m).then(() => 'saved a third time'),
+      store.commit(m.topic, m.messageId),
+      store.delete(m.topic, m.messageId),
+      store.delete(m.topic, m.messageId),
+    ])
+    t.deepEqual(results, ['saved', true, true, true, false, 'saved again', 'updated', true, false, 'saved a third time', true, true, false])
+    t.is(await store.get(m.topic, m.messageId), undefined)
+    t.is(await store.get(neighbour.topic, neighbour.messageId), undefined)
+  } finally {
+    await store.stop()
+    await cleanup(store)
+  }
+})
+
+test.serial('mysql store: statements over many keys use the unique index even on a nearly empty table', async (t) => {
+  const store = await open(undefined, 'createSchema=true&shardnum=1')
+  const db = databasesOf.get(store)!
+  try {
+    const messages = Array.from({ length: 12 }, () => makeMessage({ messageId: idInTable('a') }))
+    await Promise.all(messages.map((m) => store.save(m)))
+    const sql = new MysqlStatements(new ShardLayout(db, 1))
+    const keys = messages.slice(0, 8)
+    const plans = await admin(async (conn) => {
+      const found: Record<string, { type: string; key: string | null }> = {}
+      for (const kind of ['delete', 'commit', 'rollback'] as const) {
+        const [rows] = await conn.query<RowDataPacket[]>(`EXPLAIN ${sql[kind][10].many(keys)}`)
+        found[kind] = { type: rows[0].type as string, key: rows[0].key as string | null }
+      }
+      return found
+    })
+    for (const kind of ['delete', 'commit', 'rollback']) t.deepEqual(plans[kind], { type: 'range', key: 'idx_message_id' }, kind)
+  } finally {
+    await store.stop()
+    await cleanup(store)
+  }
+})
+
+test.serial('mysql store: quotes, backslashes, non-ASCII text and every byte value survive the rendered batch text', async (t) => {
+  const store = await open(undefined, 'createSchema=true&writers=1')
+  try {
+    const awkward = `it's a \\ "topic" ; -- é 💥 ?`
+    const body = Buffer.from(Array.from({ length: 256 }, (_, i) => i))
+    const messages = [1, 2, 3].map(() => makeMessage({
+      messageId: idInTable('e'), topic: awkward, messageType: `type '); DROP TABLE x; --`, publishGroup: 'g\\\\\'', body,
+      succGroups: [`g'1`, 'g\\2'], failGroups: ['"'],
+    }))
+    await Promise.all(messages.map((m) => store.save(m)))
+    for (const m of messages) t.deepEqual(await store.get(m.topic, m.messageId), m)
+    t.deepEqual(await Promise.all([...messages.map((m) => store.delete(m.topic, m.messageId)), store.delete(`it's a`, messages[0].messageId)]), [true, true, true, false])
+    t.deepEqual((await store.stats()).pendingByTopic, {})
+  } finally {
+    await store.stop()
+    await cleanup(store)
+  }
+})
+
+test.serial(`mysql store: more keyed operations than one statement takes (${MAX_KEYS_PER_STATEMENT}) are split, results exact`, async (t) => {
+  const store = await open(undefined, 'createSchema=true&writers=1')
+  try {
+    const messages = Array.from({ length: MAX_KEYS_PER_STATEMENT + 100 }, () => makeMessage({ messageId: idInTable('c') }))
+    await Promise.all(messages.map((m) => store.save(m)))
+    const missing = [idInTable('c'), idInTable('c')]
+    const results = await Promise.all([
+      ...messages.map((m) => store.delete(m.topic, m.messageId)),
+      ...missing.map((id) => store.delete('trade', id)),
+    ])
+    t.is(results.filter((r) => r).length, messages.length)
+    t.deepEqual(results.slice(messages.length), [false, false])
+    t.is((await store.stats()).pendingByTopic.trade ?? 0, 0)
+  } finally {
+    await store.stop()
+    await cleanup(store)
+  }
+})
+
+/**
+ * Keeps the store's only writer busy: an admin transaction locks `m`'s row, and the store's commit of
+ * it waits for that lock inside a batch. Resolves once that batch is being written; `unlock` lets it finish.
+ */
+async function busyWriter(store: MysqlStore, m: StoredMessage): Promise<{ unlock: () => Promise<void>; committed: Promise<boolean> }> {
+  const conn = await adminConnection()
+  const table = store.layout.messageTableFor(m.messageId).qualified
+  await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED')
+  await conn.query('START TRANSACTION')
+  await conn.query(`SELECT message_id FROM ${table} WHERE message_id = ? AND topic = ? FOR UPDATE`, [m.messageId, m.topic])
+  const committed = store.commit(m.topic, m.messageId)
+  // the batch is flushed on the next turn (setImmediate), and is being written from then on
+  await new Promise((resolve) => setImmediate(resolve))
+  return { committed, unlock: async () => { await conn.query('COMMIT'); await conn.end() } }
+}
+
+// deleteDelayMs=60000: a held delete written before the test times out was released by a rule, not by its timer
+test.serial('mysql store: deletes held while the writer is busy; anything later of a held key runs after them', async (t) => {
+  const { logger, lines } = debugRecorder()
+  const store = await open(undefined, 'createSchema=true&writers=1&deleteDelayMs=60000', 'test-broker:1', logger)
+  try {
+    const [a, b, c] = [1, 2, 3].map(() => makeMessage({ messageId: idInTable('4') }))
+    const blocker = makeMessage({ commit: false })
+    await Promise.all([a, b, c, blocker].map((m) => store.save(m)))
+    t.true(await store.delete(c.topic, c.messageId), 'an idle writer holds nothing: this would wait a minute otherwise')
+
+    const { unlock, committed } = await busyWriter(store, blocker)
+    const deleted = [store.delete(a.topic, a.messageId), store.delete(b.topic, b.messageId), store.delete('trade', idInTable('4'))]
+    // b's delete is held: its reschedule must release it first and then find b gone
+    const rescheduled = store.reschedule(b.topic, b.messageId, 5)
+    await unlock()
+    t.true(await committed)
+    t.false(await rescheduled)
+    t.deepEqual(await Promise.all(deleted), [true, true, false])
+    t.true(lines.some((l) => AMBIGUOUS.test(l)), 'the three held deletes shared one statement')
+    for (const m of [a, b, c]) t.is(await store.get(m.topic, m.messageId), undefined)
+  } finally {
+    await store.stop()
+    await cleanup(store)
+  }
+})
+
+test.serial('mysql store: stop() writes deletes still held', async (t) => {
+  const store = await open(undefined, 'createSchema=true&writers=1&deleteDelayMs=60000')
+  try {
+    const messages = Array.from({ length: 3 }, () => makeMessage())
+    const blocker = makeMessage({ commit: false })
+    await Promise.all([...messages, blocker].map((m) => store.save(m)))
+    const { unlock, committed } = await busyWriter(store, blocker)
+    const deleted = messages.map((m) => store.delete(m.topic, m.messageId))
+    const stopped = store.stop()
+    await unlock()
+    await stopped
+    t.true(await committed)
+    t.deepEqual(await Promise.all(deleted), [true, true, true])
+    const reopened = await open(databasesOf.get(store), 'createSchema=false')
+    try {
+      t.deepEqual((await reopened.stats()).pendingByTopic, { trade: 1 })
+    } finally {
+      await reopened.stop()
+    }
+  } finally {
+    await store.stop()
+    await cleanup(store)
+  }
+})
+
+test('mysql held operations: released after the delay, or at once when the most are held, oldest first', async (t) => {
+  const sql = new MysqlStatements(new ShardLayout('kq', 4))
+  const op = (id: string) => ({ messageId: id, topic: 't', resolve: () => {}, reject: () => {} })
+  let releases = 0
+  const bySize = new HeldOperations(60_000, 3, () => { releases++ })
+  bySize.hold(sql.delete[0], 'k1', op('1'))
+  bySize.hold(sql.delete[1], 'k2', op('2'))
+  t.is(releases, 0)
+  t.true(bySize.holds('k2'))
+  bySize.hold(sql.delete[0], 'k3', op('3'))
+  t.is(releases, 1, 'the third one is the most it holds')
+  t.deepEqual(bySize.takeAll().map((h) => h.key), ['k1', 'k2', 'k3'])
+  t.false(bySize.holds('k1'))
+  t.is(bySize.size, 0)
+
+  let timedOut!: () => void
+  const released = new Promise<void>((resolve) => { timedOut = resolve })
+  const byTime = new HeldOperations(5, 100, () => timedOut())
+  byTime.hold(sql.delete[0], 'k', op('1'))
+  await released
+  t.is(byTime.takeAll().length, 1)
+})
+
 test('mysql URIs: parameters, KiteQ aliases, defaults and validation', (t) => {
   const store = openStore('mysql://10.0.0.5?db=kq&username=kite&password=s3cret&shardnum=8&batchUpdateSize=100', { bind: '0.0.0.0:13800' }) as MysqlStore
   t.is(store.kind, 'mysql')
   t.like(store.options, {
     host: '10.0.0.5', port: 3306, database: 'kq', user: 'kite', password: 's3cret', shardCount: 8, createSchema: false,
-    maxConnections: 10, batchSize: 1000, flushMs: 0, ignoredParameters: ['batchUpdateSize'],
+    maxConnections: 10, writers: 2, batchSize: 1000, flushMs: 0, deleteDelayMs: 25, ignoredParameters: ['batchUpdateSize'],
   })
   t.is(store.kiteServer, brokerIdentity('0.0.0.0:13800'))
   t.deepEqual(store.layout.databases, ['kq_0', 'kq_1', 'kq_2', 'kq_3', 'kq_4', 'kq_5', 'kq_6', 'kq_7'])
   t.is((openStore('mysql://u:p@h:3307?kiteServer=b1', { bind: '10.1.1.1:1' }) as MysqlStore).kiteServer, 'b1')
   t.like((openStore('mysql://u:p@h:3307') as MysqlStore).options, { user: 'u', password: 'p', port: 3307, database: 'kite', shardCount: 4 })
-  for (const bad of ['mysql://h?shardnum=3', 'mysql://h?db=a-b', 'mysql://h?maxConn=0', 'mysql://h?shardNum=4', 'mysql://h?createSchema=yes']) {
+  t.is((openStore('mysql://h?deleteDelayMs=0') as MysqlStore).options.deleteDelayMs, 0)
+  for (const bad of ['mysql://h?shardnum=3', 'mysql://h?db=a-b', 'mysql://h?maxConn=0', 'mysql://h?shardNum=4', 'mysql://h?createSchema=yes', 'mysql://h?deleteDelayMs=-1']) {
     t.throws(() => openStore(bad), { code: 'KITEQ_ERR_CONFIG' } as never, bad)
   }
   t.is(brokerIdentity('10.1.2.3:13800', 'm1'), '10.1.2.3:13800')
