@@ -61,6 +61,14 @@ for (const c of crashCases) {
     const producer = new KiteQClient({ brokers: [broker.address], groupId: randomName('p'), connection: quick, publishTimeoutMs: 2000 })
     producer.setTopics([topic])
     await producer.start()
+    // a failed run (a restart that cannot start, say) must not leave clients redialling and a
+    // broker running: the test process would never end
+    let stopped = false
+    t.teardown(async () => {
+      stopped = true
+      await Promise.allSettled([producer.close(), consumer.close()])
+      await broker.kill().catch(() => {})
+    })
 
     const killAt = [rnd.int(5_000, 15_000), rnd.int(20_000, 30_000), rnd.int(35_000, 45_000)]
     const acked: string[] = []
@@ -68,9 +76,9 @@ for (const c of crashCases) {
     let next = 0
     let restarting: Promise<void> | undefined
     const worker = async () => {
-      while (next < TOTAL) {
+      while (next < TOTAL && !stopped) {
         const i = next++
-        for (;;) {
+        while (!stopped) {
           if (restarting) await restarting
           try {
             const { messageId } = await producer.sendStringMessage({ topic, messageType: 'm', body: `m-${i}` })
@@ -80,7 +88,10 @@ for (const c of crashCases) {
               restarting = (async () => {
                 await broker.kill()
                 await broker.start()
-              })().finally(() => (restarting = undefined))
+              })().catch((err: unknown) => {
+                stopped = true // every worker ends; the rejection fails the test
+                throw err
+              }).finally(() => (restarting = undefined))
             }
             break
           } catch {

@@ -39,17 +39,24 @@ export class BrokerProcess {
     let out = ''
     child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()))
     await new Promise<void>((resolve, reject) => {
+      // once the start has failed, probing must stop: its timers alone would keep the test process alive
+      let settled = false
       const onData = (d: Buffer) => {
         out += d.toString()
         // logLevel=warn hides 'broker started': probe the port instead once the process is up
       }
       child.stdout!.on('data', onData)
-      child.once('exit', (code) => reject(new Error(`broker exited with ${code} while starting: ${this.stderr}${out}`)))
+      child.once('exit', (code) => {
+        settled = true
+        reject(new Error(`broker exited with ${code} while starting: ${this.stderr}${out}`))
+      })
       const probe = async () => {
+        if (settled) return
         const { connect } = await import('node:net')
         const s = connect({ host: '127.0.0.1', port: this.port })
         s.once('connect', () => {
           s.destroy()
+          settled = true
           resolve()
         })
         s.once('error', () => setTimeout(probe, 50))
