@@ -8,15 +8,23 @@ import type { Frame } from '../protocol/frame.ts'
 import type { Connection } from '../remoting/connection.ts'
 import type { MessageCodec } from '../protocol/schema.ts'
 
-/** Queues an encoded one-way frame (an ack, an answer). */
-export async function sendFrame(connection: Connection, frame: Buffer): Promise<void> {
+/**
+ * Runs `queue` (a send on `connection`); refused for back-pressure, runs it once more after a
+ * drain. Undefined when it was queued at once, so the common path makes no promise.
+ */
+function queueOrAfterDrain(connection: Connection, queue: () => void): Promise<void> | undefined {
   try {
-    connection.send(frame)
+    queue()
+    return undefined
   } catch (err) {
-    if (!(err instanceof BackpressureError)) throw err
-    await connection.waitForDrain()
-    connection.send(frame)
+    if (!(err instanceof BackpressureError)) return Promise.reject(err)
+    return connection.waitForDrain().then(queue)
   }
+}
+
+/** Queues an encoded one-way frame (an ack, an answer). */
+export function sendFrame(connection: Connection, frame: Buffer): Promise<void> {
+  return queueOrAfterDrain(connection, () => connection.send(frame)) ?? Promise.resolve()
 }
 
 /**
@@ -26,13 +34,7 @@ export async function sendFrame(connection: Connection, frame: Buffer): Promise<
 export function sendMessageFrame<T>(
   connection: Connection, opaque: number, cmdType: number, codec: MessageCodec<T>, message: T,
 ): Promise<void> | undefined {
-  try {
-    connection.sendMessage(opaque, cmdType, codec, message)
-    return undefined
-  } catch (err) {
-    if (!(err instanceof BackpressureError)) return Promise.reject(err)
-    return connection.waitForDrain().then(() => connection.sendMessage(opaque, cmdType, codec, message))
-  }
+  return queueOrAfterDrain(connection, () => connection.sendMessage(opaque, cmdType, codec, message))
 }
 
 /** Sends a request whose frame was encoded with `opaque` (from connection.nextOpaque()). */
