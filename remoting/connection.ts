@@ -2,16 +2,16 @@
  * A framed KiteQ connection over any Duplex (a TCP socket, or one end of an in-memory pair).
  *
  * Writes are coalesced: frames are encoded into one outbound buffer and go out in one write per
- * event-loop turn, or at once when the queue passes `flushThresholdBytes`. When the stream pushes back (`write()` returns false) we
- * stop writing until 'drain'; frames keep queueing up to `maxQueuedBytes` (counting the stream's own
- * buffer too) and beyond that `send` refuses with a BackpressureError, so a peer that never reads
- * cannot grow our memory without bound.
+ * event-loop turn, or at once when the queue passes `flushThresholdBytes`. When the stream pushes
+ * back (`write()` returns false) we stop writing until 'drain'; frames keep queueing up to
+ * `maxQueuedBytes` (counting the stream's own buffer too) and beyond that `send` refuses with a
+ * BackpressureError, so a peer that never reads cannot grow our memory without bound.
  *
  * Requests are correlated by opaque on this connection only. Their timeouts share one timer, armed
- * for the earliest deadline: a timer per request cost more than the rest of the bookkeeping. A pending request also names the
- * command its answer must have, so a peer request that happens to reuse one of our opaques (KiteQ's
- * peers count opaques independently) is routed as a request, never mistaken for the answer.
- * Responses are plain `send`s: they never register anything.
+ * for the earliest deadline: a timer per request cost more than the rest of the bookkeeping. A
+ * pending request also names the command its answer must have, so a peer request that happens to
+ * reuse one of our opaques (KiteQ's peers count opaques independently) is routed as a request,
+ * never mistaken for the answer. Responses are plain `send`s: they never register anything.
  */
 import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
