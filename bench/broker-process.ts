@@ -5,7 +5,8 @@
  * KITEQ_BENCH_ELD=ms prints every second whose event-loop delay exceeded ms (to stderr);
  * KITEQ_BENCH_GC=1 prints the garbage collector's time per kind every 5 s (to stderr);
  * KITEQ_BENCH_ALLOC=dir writes a sampled profile of every allocation there (where garbage comes from),
- * starting KITEQ_BENCH_ALLOC_AFTER ms after start.
+ * starting KITEQ_BENCH_ALLOC_AFTER ms after start; KITEQ_BENCH_ALLOC_LIVE=1 keeps only objects still
+ * alive when it stops (what is retained, not what is churned).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -101,8 +102,9 @@ async function sampleAllocations(): Promise<() => Promise<string>> {
   const { writeFileSync } = await import('node:fs')
   const session = new Session()
   session.connect()
+  const includeCollected = !process.env.KITEQ_BENCH_ALLOC_LIVE
   await session.post('HeapProfiler.startSampling', {
-    samplingInterval: 4096, includeObjectsCollectedByMajorGC: !process.env.KITEQ_BENCH_ALLOC_LIVE, includeObjectsCollectedByMinorGC: !process.env.KITEQ_BENCH_ALLOC_LIVE,
+    samplingInterval: 4096, includeObjectsCollectedByMajorGC: includeCollected, includeObjectsCollectedByMinorGC: includeCollected,
   })
   return async () => {
     const { profile } = await session.post('HeapProfiler.stopSampling')
