@@ -22,7 +22,7 @@
  * synchronous: 1 M pending messages in about 2.6 s. Segments whose records are all dead are
  * deleted as soon as that is safe. One store per directory (a LOCK file).
  *
- * URI: `file:///abs/dir?fsync=interval&fsyncIntervalMs=100&segmentBytes=67108864&maxMessages=0`;
+ * URI: `file:///abs/dir?fsync=interval&fsyncIntervalMs=100&segmentBytes=67108864&maxMessages=0&syncReadBytes=1073741824`;
  * a relative directory is written the KiteQ way, host + path: `file://./data` is `./data`.
  */
 import { mkdirSync } from 'node:fs'
@@ -36,7 +36,7 @@ import {
 } from './file/record-codec.ts'
 import { recoverSegments } from './file/recovery.ts'
 import { SaveKeyReader } from './file/save-key-reader.ts'
-import { SegmentLog, listSegments } from './file/segment-log.ts'
+import { SegmentLog, listSegments, type ReadRecord } from './file/segment-log.ts'
 import type { FsyncPolicy } from './message-store.ts'
 import { StoreState } from './file/store-state.ts'
 import {
@@ -53,6 +53,12 @@ export interface FileStoreOptions {
   segmentBytes?: number
   /** Live plus dead messages held at most (0 = no limit). */
   maxMessages?: number
+  /**
+   * Records in the newest this-many bytes of the log are read synchronously, from the page cache
+   * (see segment-log.ts); older ones through the thread pool. 0: every read goes to the thread
+   * pool, for a host whose page cache cannot hold that much of what was written lately.
+   */
+  syncReadBytes?: number
   /** Span of one far-index bucket: how far ahead of the scheduler's window messages stay in memory. */
   farBucketMs?: number
   logger?: Logger
@@ -68,6 +74,7 @@ export const fileStoreDefaults = {
   fsyncIntervalMs: 100,
   segmentBytes: 64 * 1024 * 1024,
   maxMessages: 0,
+  syncReadBytes: 1024 * 1024 * 1024,
   farBucketMs: farBucketDefaults.bucketMs,
 }
 
@@ -104,6 +111,7 @@ interface ColdVerdicts {
 }
 
 const locationKey = (segment: number, offset: number) => `${segment}:${offset}`
+const messageOfRead = (read: { message: StoredMessage }) => read.message
 const done = () => true
 
 function isSavedAt(index: StoreState['index'], slot: number, at: SaveLocation): boolean {
@@ -129,6 +137,7 @@ export class FileStore implements MessageStore {
       fsyncIntervalMs: options.fsyncIntervalMs ?? fileStoreDefaults.fsyncIntervalMs,
       segmentBytes: options.segmentBytes ?? fileStoreDefaults.segmentBytes,
       maxMessages: options.maxMessages ?? fileStoreDefaults.maxMessages,
+      syncReadBytes: options.syncReadBytes ?? fileStoreDefaults.syncReadBytes,
       farBucketMs: options.farBucketMs ?? fileStoreDefaults.farBucketMs,
     }
     if (!(this.#options.segmentBytes > 0 && this.#options.segmentBytes <= MAX_SEGMENT_BYTES)) {
@@ -183,6 +192,7 @@ export class FileStore implements MessageStore {
       }
       const log = new SegmentLog({
         dir: this.dir, segmentBytes: this.#options.segmentBytes, fsync: this.#options.fsync, fsyncIntervalMs: this.#options.fsyncIntervalMs,
+        syncReadBytes: this.#options.syncReadBytes,
         logger: this.#logger, onNewSegment: (segment) => state.refs.setActive(segment),
       })
       log.openSync(recovered.segments)
@@ -334,10 +344,10 @@ export class FileStore implements MessageStore {
   // ----------------------------------------------------------------------------------- reads
 
   get(topic: string, messageId: string): Promise<StoredMessage | undefined> {
-    return this.#withFound(topic, messageId, async (found, state) => {
+    return this.#withFound(topic, messageId, (found, state) => {
       if (found === undefined || state.index.isDead(found.slot)) return undefined
       // a cold message's SAVE record is all there is to it
-      return found.saved ?? (await this.#read(found.slot)).message
+      return found.saved ?? this.#read(found.slot).then(messageOfRead)
     })
   }
 
@@ -450,7 +460,7 @@ export class FileStore implements MessageStore {
     const offset = index.saveOffset(slot)
     let saved: StoredMessage
     try {
-      saved = await this.#readSave(segment, offset, `${topic ?? '*'}/${messageId}`)
+      saved = await this.#readSave(segment, offset, topic ?? '*', messageId)
     } catch (err) {
       const unchanged = this.#state === state && index.isUsed(slot) && index.isCold(slot) && index.saveSegment(slot) === segment &&
         index.saveOffset(slot) === offset
@@ -506,40 +516,57 @@ export class FileStore implements MessageStore {
     return written
   }
 
-  /** The SAVE record at (segment, offset), as stored. */
-  async #readSave(segment: number, offset: number, what: string): Promise<StoredMessage> {
-    const { buf, frame } = await this.#open().log.read(segment, offset)
+  /** The SAVE record at (segment, offset), as stored; `topic` and `messageId` name it in errors. */
+  #readSave(segment: number, offset: number, topic: string, messageId: string): Promise<StoredMessage> {
+    let read: Promise<ReadRecord>
     try {
-      if (frame.type !== RecordType.SAVE) throw new Error(`record type ${frame.type}`)
-      return decodeSave(new RecordReader(buf, frame.payloadStart, frame.end))
+      read = this.#open().log.read(segment, offset)
     } catch (err) {
-      throw new StoreError(`file store: the record of ${what} is unreadable: ${(err as Error).message}`, { cause: err })
+      return Promise.reject(err)
     }
+    return read.then(({ buf, frame }) => {
+      try {
+        if (frame.type !== RecordType.SAVE) throw new Error(`record type ${frame.type}`)
+        return decodeSave(new RecordReader(buf, frame.payloadStart, frame.end))
+      } catch (err) {
+        throw new StoreError(`file store: the record of ${topic}/${messageId} is unreadable: ${(err as Error).message}`, { cause: err })
+      }
+    })
   }
 
-  /** The hot message in `slot` as it stands now: its SAVE record with the index's changes on top. */
-  async #read(slot: number): Promise<{ message: StoredMessage; saveOffset: number }> {
-    const { state } = this.#open()
+  /**
+   * The hot message in `slot` as it stands now: its SAVE record with the index's changes on top.
+   * A promise chain, not an async function: every fired delayed message and retry comes here.
+   */
+  #read(slot: number): Promise<{ message: StoredMessage; saveOffset: number }> {
+    let state: StoreState
+    try {
+      state = this.#open().state
+    } catch (err) {
+      return Promise.reject(err)
+    }
     const index = state.index
     const topic = index.topicOf(slot)
     const messageId = index.messageIdOf(slot)
     const saveOffset = index.saveOffset(slot)
     // taken before the read: the slot may be reused by another message while it is under way
     const s = state.stateOf(slot)
-    const m = await this.#readSave(index.saveSegment(slot), saveOffset, `${topic}/${messageId}`)
-    if (m.topic !== topic || m.messageId !== messageId) throw new StoreError(`file store: index points ${topic}/${messageId} at ${m.topic}/${m.messageId}`)
-    m.commit = s.commit
-    m.nextDeliverAtMs = s.nextDeliverAtMs
-    m.deliverCount = s.deliverCount
-    m.txCheckCount = s.txCheckCount
-    m.succGroups = [...s.succGroups]
-    m.failGroups = [...s.failGroups]
-    if (s.deliverAtMs !== undefined) m.deliverAtMs = s.deliverAtMs
-    if (s.expiredTime !== undefined) {
-      m.expiredTime = s.expiredTime
-      m.header = { ...m.header, expiredTime: s.expiredTime }
-    }
-    return { message: m, saveOffset }
+    return this.#readSave(index.saveSegment(slot), saveOffset, topic, messageId).then((m) => {
+      if (m.topic !== topic || m.messageId !== messageId) throw new StoreError(`file store: index points ${topic}/${messageId} at ${m.topic}/${m.messageId}`)
+      m.commit = s.commit
+      m.nextDeliverAtMs = s.nextDeliverAtMs
+      m.deliverCount = s.deliverCount
+      m.txCheckCount = s.txCheckCount
+      m.succGroups = [...s.succGroups]
+      m.failGroups = [...s.failGroups]
+      if (s.deliverAtMs !== undefined) m.deliverAtMs = s.deliverAtMs
+      if (s.expiredTime !== undefined) {
+        m.expiredTime = s.expiredTime
+        m.header = { ...m.header, expiredTime: s.expiredTime }
+        m.headerBytes = undefined
+      }
+      return { message: m, saveOffset }
+    })
   }
 
   /**

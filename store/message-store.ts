@@ -31,7 +31,8 @@ export interface StoredMessage {
   /**
    * `header`'s protobuf encoding, when known: the broker encodes it once for a new message, then
    * the store and each delivery copy it. A store may write it instead of encoding `header`, and
-   * need not return it. Whoever gives a message a different header leaves this out.
+   * may return the bytes it holds (a fired message is then delivered without encoding its header
+   * again). Whoever gives a message a different header leaves this out.
    */
   headerBytes?: Buffer
   body: Buffer

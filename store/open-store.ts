@@ -71,6 +71,7 @@ export function openStore(uri: string, _options: OpenStoreOptions = {}): Message
         fsyncIntervalMs: positiveInt(url, 'fsyncIntervalMs', fileStoreDefaults.fsyncIntervalMs),
         segmentBytes,
         maxMessages: url.searchParams.has('maxMessages') ? positiveInt(url, 'maxMessages', 0) : 0,
+        syncReadBytes: url.searchParams.get('syncReadBytes') === '0' ? 0 : positiveInt(url, 'syncReadBytes', fileStoreDefaults.syncReadBytes),
         ...(_options.logger ? { logger: _options.logger } : {}),
       })
     }

@@ -119,7 +119,7 @@ function toRow(m: StoredMessage): MessageRow {
 function fromRow(r: MessageRow): StoredMessage {
   return {
     messageId: r.message_id, topic: r.topic, messageType: r.message_type, cmdType: r.cmd_type,
-    header: decodeHeader(r.header, 0, r.header.length), body: r.body, publishGroup: r.publish_group,
+    header: decodeHeader(r.header, 0, r.header.length), headerBytes: r.header, body: r.body, publishGroup: r.publish_group,
     commit: r.is_committed === 1, createdAtMs: r.created_at_ms, expiredTime: r.expired_time, deliverAtMs: r.deliver_at_ms,
     deliverCount: r.deliver_count, deliverLimit: r.deliver_limit, nextDeliverAtMs: r.next_deliver_at_ms,
     succGroups: JSON.parse(r.succ_groups) as string[], failGroups: JSON.parse(r.fail_groups) as string[],

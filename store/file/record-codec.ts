@@ -325,11 +325,12 @@ export function decodeSave(r: RecordReader): StoredMessage {
   const messageType = r.str()
   const publishGroup = r.str()
   const headerStart = r.span()
-  const header = decodeHeader(r.buf, headerStart, r.pos)
+  const headerEnd = r.pos
+  const header = decodeHeader(r.buf, headerStart, headerEnd)
   const bodyStart = r.span()
   return {
-    messageId, topic, messageType, cmdType, header, body: r.buf.subarray(bodyStart, r.pos), publishGroup, commit, createdAtMs,
-    expiredTime, deliverAtMs, deliverCount, deliverLimit, nextDeliverAtMs, succGroups, failGroups, txCheckCount,
+    messageId, topic, messageType, cmdType, header, headerBytes: r.buf.subarray(headerStart, headerEnd), body: r.buf.subarray(bodyStart, r.pos),
+    publishGroup, commit, createdAtMs, expiredTime, deliverAtMs, deliverCount, deliverLimit, nextDeliverAtMs, succGroups, failGroups, txCheckCount,
   }
 }
 

@@ -29,6 +29,8 @@ export interface SegmentLogOptions {
   segmentBytes: number
   fsync: FsyncPolicy
   fsyncIntervalMs: number
+  /** Records within this many of the newest bytes of the log are read synchronously (see read()). */
+  syncReadBytes: number
   logger: Logger
   /** Told of every new active segment, before any record is placed in it. */
   onNewSegment: (segment: number) => void
@@ -76,6 +78,7 @@ interface Batch {
 /** Bytes read for a record before its length is known: one read for any ordinary message. */
 const READ_AHEAD_BYTES = 4096
 
+
 const SEGMENT_NAME = /^segment-(\d{12})\.log$/
 
 export const segmentFileName = (id: number) => `segment-${String(id).padStart(12, '0')}.log`
@@ -113,6 +116,16 @@ function newBatch(): Batch {
   return { runs: [], promise, resolve, reject }
 }
 
+function checked(segment: Segment, offset: number, buf: Buffer, got: number): ReadRecord {
+  const frame = checkFrame(buf, 0, got)
+  if (!frame.ok) throw new StoreError(`file store: record at ${segment.path}:${offset} is corrupt (${frame.reason})`)
+  return { buf, frame }
+}
+
+function readError(segment: Segment, err: unknown): StoreError {
+  return err instanceof StoreError ? err : new StoreError(`file store: reading ${segment.path} failed: ${(err as Error).message}`, { cause: err })
+}
+
 function readsDone(segment: Segment): Promise<void> {
   return segment.reads === 0 ? Promise.resolve() : new Promise((resolve) => segment.idle.push(resolve))
 }
@@ -132,9 +145,13 @@ export class SegmentLog {
   #fsyncs = 0
   /** Segment deletions under way (close waits for them). */
   readonly #removals = new Set<Promise<void>>()
+  /** Where synchronous reads land before the record is copied out at its own size. */
+  readonly #readScratch = Buffer.allocUnsafe(READ_AHEAD_BYTES)
+  readonly #syncReadSegments: number
 
   constructor(options: SegmentLogOptions) {
     this.#options = options
+    this.#syncReadSegments = Math.ceil(options.syncReadBytes / options.segmentBytes)
   }
 
   /**
@@ -197,12 +214,46 @@ export class SegmentLog {
     }
   }
 
-  /** Reads and checks the record at (segment, offset). */
-  async read(segmentId: number, offset: number): Promise<ReadRecord> {
+  /**
+   * Reads and checks the record at (segment, offset). A record in the newest `syncReadBytes` of
+   * the log (counted in whole segments) is read with a synchronous pread: it was written lately, so
+   * it is in the page cache, and such a read costs ~1.5 µs against 7–12 µs of CPU for one through
+   * the thread pool (measured on this 2-core machine). Fired delayed messages and retries mostly
+   * read from there, up to hundreds of thousands a second. Older records go through the thread
+   * pool, so that a read from the disk itself never holds the event loop.
+   */
+  read(segmentId: number, offset: number): Promise<ReadRecord> {
     const segment = this.#segments.get(segmentId)
-    if (segment === undefined) throw new StoreError(`file store: segment ${segmentId} is gone`)
+    if (segment === undefined) return Promise.reject(new StoreError(`file store: segment ${segmentId} is gone`))
+    if (segment.fd === undefined || segment.writtenEnd <= offset || segment.id <= this.#active.id - this.#syncReadSegments) {
+      return this.#readLater(segment, offset)
+    }
+    try {
+      return Promise.resolve(this.#readNow(segment, segment.fd, offset))
+    } catch (err) {
+      return Promise.reject(readError(segment, err))
+    }
+  }
+
+  #readNow(segment: Segment, fd: number, offset: number): ReadRecord {
+    const available = segment.writtenEnd - offset
+    const scratch = this.#readScratch
+    const got = fs.readSync(fd, scratch, 0, Math.min(scratch.length, available), offset)
+    const total = got >= FRAME_HEADER_BYTES ? FRAME_HEADER_BYTES + scratch.readUInt32LE(0) : got
+    if (total > got && total <= available) {
+      const buf = Buffer.allocUnsafe(total)
+      return checked(segment, offset, buf, fs.readSync(fd, buf, 0, total, offset))
+    }
+    // a copy of just this record: the message decoded from it keeps its buffer alive
+    const length = Math.min(total, got)
+    const buf = Buffer.allocUnsafe(length)
+    scratch.copy(buf, 0, 0, length)
+    return checked(segment, offset, buf, length)
+  }
+
+  async #readLater(segment: Segment, offset: number): Promise<ReadRecord> {
     if (segment.writtenEnd <= offset) await this.drain()
-    if (segment.fd === undefined || segment.writtenEnd <= offset) throw new StoreError(`file store: segment ${segmentId} has no record at ${offset}`)
+    if (segment.fd === undefined || segment.writtenEnd <= offset) throw new StoreError(`file store: segment ${segment.id} has no record at ${offset}`)
     segment.reads++
     try {
       const fd = segment.fd
@@ -215,11 +266,9 @@ export class SegmentLog {
           got = await promisified.read(fd, buf, total, offset)
         }
       }
-      const frame = checkFrame(buf, 0, got)
-      if (!frame.ok) throw new StoreError(`file store: record at ${segment.path}:${offset} is corrupt (${frame.reason})`)
-      return { buf, frame }
+      return checked(segment, offset, buf, got)
     } catch (err) {
-      throw err instanceof StoreError ? err : new StoreError(`file store: reading ${segment.path} failed: ${(err as Error).message}`, { cause: err })
+      throw readError(segment, err)
     } finally {
       segment.reads--
       if (segment.reads === 0) for (const idle of segment.idle.splice(0)) idle()
