@@ -188,11 +188,11 @@ test('writes are coalesced: many frames sent in one turn leave in one write', as
     writes++
     return (originalWrite as (...args: unknown[]) => boolean)(chunk, ...rest)
   }) as typeof a.write
-  const sender = new Connection(a)
+  const sender = new Connection(a, { flushThresholdBytes: 64 * 1024 })
   const receiver = new Connection(b)
   let got = 0
   receiver.setFrameHandler(() => got++)
-  for (let i = 0; i < 1000; i++) sender.sendMessage(i + 1, Cmd.HEARTBEAT, HeartBeatCodec, { version: i })
+  for (let i = 0; i < 1000; i++) sender.sendMessage(i + 1, Cmd.HEARTBEAT, HeartBeatCodec, { version: i }) // 25 bytes each
   t.is(writes, 0, 'nothing is written synchronously below the threshold')
   while (got < 1000) await new Promise((r) => setImmediate(r))
   t.is(writes, 1)
