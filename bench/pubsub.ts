@@ -64,15 +64,24 @@ async function drain(target: number): Promise<void> {
   })
 }
 
-interface Row { scenario: string; published: number; deliveredRate: number; p50: number; p99: number; brokerUsPerMessage: number }
+interface Row { scenario: string; published: number; deliveredRate: number; p50: number; p99: number; brokerUsPerMessage: number; clientUsPerMessage: number }
 const rows: Row[] = []
 /** Broker CPU (µs) per delivered message since `cpuBefore`: what the broker's own work costs. */
 const brokerUsPerMessage = (cpuBefore: number, messages: number) => ((broker.cpuSeconds() - cpuBefore) * 1e6) / Math.max(1, messages)
+/**
+ * This process's CPU (µs) per delivered message: both clients plus the bench's bookkeeping. On two
+ * cores the broker and this process share the machine, so the sum of the two columns bounds the rate.
+ */
+const clientUsPerMessage = (before: NodeJS.CpuUsage, messages: number) => {
+  const used = process.cpuUsage(before)
+  return (used.user + used.system) / Math.max(1, messages)
+}
 
 async function closedLoop(concurrency: number, tx: boolean): Promise<void> {
   latencies = []
   const startDelivered = delivered
   const cpuBefore = broker.cpuSeconds()
+  const clientCpuBefore = process.cpuUsage()
   let published = 0
   const deadline = performance.now() + seconds * 1000
   const start = performance.now()
@@ -103,6 +112,7 @@ async function closedLoop(concurrency: number, tx: boolean): Promise<void> {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     brokerUsPerMessage: brokerUsPerMessage(cpuBefore, delivered - startDelivered),
+    clientUsPerMessage: clientUsPerMessage(clientCpuBefore, delivered - startDelivered),
   })
 }
 
@@ -110,6 +120,7 @@ async function offered(ratePerSecond: number): Promise<void> {
   latencies = []
   const startDelivered = delivered
   const cpuBefore = broker.cpuSeconds()
+  const clientCpuBefore = process.cpuUsage()
   const total = ratePerSecond * seconds
   const start = performance.now()
   let sent = 0
@@ -130,7 +141,7 @@ async function offered(ratePerSecond: number): Promise<void> {
   await drain(startDelivered + total)
   latencies.sort((a, b) => a - b)
   const elapsed = (performance.now() - start) / 1000
-  rows.push({ scenario: `offered ${ratePerSecond}/s`, published: total / elapsed, deliveredRate: (delivered - startDelivered) / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), brokerUsPerMessage: brokerUsPerMessage(cpuBefore, total) })
+  rows.push({ scenario: `offered ${ratePerSecond}/s`, published: total / elapsed, deliveredRate: (delivered - startDelivered) / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), brokerUsPerMessage: brokerUsPerMessage(cpuBefore, total), clientUsPerMessage: clientUsPerMessage(clientCpuBefore, total) })
 }
 
 // warm-up
@@ -143,9 +154,9 @@ for (const scenario of scenarios) {
 }
 
 printMachine(`bench/pubsub: TS producer → broker (${db}, own process) → TS consumer, 512 B, ${seconds} s per row`)
-console.log('| scenario | published msg/s | delivered msg/s | publish→deliver p50 ms | p99 ms | broker CPU µs/msg |')
-console.log('|---|---|---|---|---|---|')
-for (const r of rows) console.log(`| ${r.scenario} | ${formatRate(r.published)} | ${formatRate(r.deliveredRate)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.brokerUsPerMessage.toFixed(1)} |`)
+console.log('| scenario | published msg/s | delivered msg/s | publish→deliver p50 ms | p99 ms | broker CPU µs/msg | client CPU µs/msg |')
+console.log('|---|---|---|---|---|---|---|')
+for (const r of rows) console.log(`| ${r.scenario} | ${formatRate(r.published)} | ${formatRate(r.deliveredRate)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.brokerUsPerMessage.toFixed(1)} | ${r.clientUsPerMessage.toFixed(1)} |`)
 console.log('(tx rows: latency is commit → delivery)')
 await producer.close()
 await consumer.close()

@@ -106,15 +106,19 @@ interface MessageRow {
   tx_check_count: number
 }
 
-function toRow(m: StoredMessage): MessageRow {
-  return {
-    topic: m.topic, message_id: m.messageId, message_type: m.messageType, cmd_type: m.cmdType, header: encodedHeader(m),
-    body: m.body, publish_group: m.publishGroup, is_committed: m.commit ? 1 : 0, created_at_ms: m.createdAtMs,
-    expired_time: m.expiredTime, deliver_at_ms: m.deliverAtMs, deliver_count: m.deliverCount, deliver_limit: m.deliverLimit,
-    next_deliver_at_ms: m.nextDeliverAtMs, succ_groups: JSON.stringify(m.succGroups), fail_groups: JSON.stringify(m.failGroups),
-    tx_check_count: m.txCheckCount,
-  }
+/**
+ * The values of a message's row in `COLUMNS` order. The insert binds them by position: named
+ * parameters from an object cost ~2 µs more per save (20 % of a save plus its delete).
+ */
+function rowValues(m: StoredMessage): unknown[] {
+  return [
+    m.topic, m.messageId, m.messageType, m.cmdType, encodedHeader(m), m.body, m.publishGroup, m.commit ? 1 : 0,
+    m.createdAtMs, m.expiredTime, m.deliverAtMs, m.deliverCount, m.deliverLimit, m.nextDeliverAtMs,
+    groupsJson(m.succGroups), groupsJson(m.failGroups), m.txCheckCount,
+  ]
 }
+
+const groupsJson = (groups: string[]) => (groups.length === 0 ? '[]' : JSON.stringify(groups))
 
 function fromRow(r: MessageRow): StoredMessage {
   return {
@@ -132,7 +136,7 @@ const clampTime = (ms: number) => Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Nu
 
 /** Prepared statements, made once per open database. */
 function prepareStatements(db: Database.Database) {
-  const placeholders = COLUMNS.split(',').map((c) => `@${c.trim()}`).join(', ')
+  const placeholders = COLUMNS.split(',').map(() => '?').join(', ')
   return {
     insert: db.prepare(`INSERT INTO messages (${COLUMNS}) VALUES (${placeholders}) ON CONFLICT DO NOTHING`),
     get: db.prepare(`SELECT ${COLUMNS} FROM messages WHERE topic = ? AND message_id = ?`),
@@ -196,12 +200,20 @@ export class SqliteStore implements MessageStore {
   }
 
   async start(): Promise<void> {
+    let db: Database.Database | undefined
     try {
       if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true })
-      const db = new Database(this.path)
+      db = new Database(this.path)
+      // waits this long for a broker that is still closing the database
+      db.pragma('busy_timeout = 5000')
+      // 8 KiB pages: fewer WAL frames per group commit for 0.5–2 KiB rows (bench/pubsub sqlite c=100:
+      // 17–19 against 19–20.6 µs of broker CPU per message). Takes effect only in a new database.
+      db.pragma('page_size = 8192')
+      // One broker per database: the first write takes a lock held until close (another broker on
+      // the same file would deliver the same messages), and no shared-memory index is kept.
+      db.pragma('locking_mode = EXCLUSIVE')
       db.pragma('journal_mode = WAL')
       db.pragma(`synchronous = ${this.#options.fsync === 'batch' ? 'FULL' : 'NORMAL'}`)
-      db.pragma('busy_timeout = 5000')
       migrateToRowidMessages(db)
       db.exec(SCHEMA)
       db.pragma(`user_version = ${SCHEMA_VERSION}`)
@@ -209,7 +221,9 @@ export class SqliteStore implements MessageStore {
       this.#statements = prepareStatements(db)
       this.#count = (db.prepare('SELECT (SELECT COUNT(*) FROM messages) + (SELECT COUNT(*) FROM dead_letters) AS n').get() as { n: number }).n
     } catch (err) {
-      throw new StoreError(`cannot open sqlite store ${this.path}: ${(err as Error).message}`, { cause: err })
+      db?.close()
+      const reason = (err as { code?: string }).code === 'SQLITE_BUSY' ? 'another broker has it open (one broker per database)' : (err as Error).message
+      throw new StoreError(`cannot open sqlite store ${this.path}: ${reason}`, { cause: err })
     }
     if (this.#options.fsync === 'interval') {
       this.#checkpointTimer = setInterval(() => this.#checkpoint(), this.#options.fsyncIntervalMs)
@@ -289,12 +303,12 @@ export class SqliteStore implements MessageStore {
   }
 
   save(message: StoredMessage): Promise<void> {
-    const row = toRow(message)
+    const values = rowValues(message)
     return this.#write(() => {
       if (this.#options.maxMessages > 0 && this.#count >= this.#options.maxMessages) {
         throw new StoreError(`sqlite store full: ${this.#options.maxMessages} messages`, { full: true })
       }
-      if (this.#s.insert.run(row).changes === 0) throw new StoreError(`message ${message.messageId} is already stored`)
+      if (this.#s.insert.run(values).changes === 0) throw new StoreError(`message ${message.messageId} is already stored`)
       this.#count++
     })
   }
@@ -310,7 +324,7 @@ export class SqliteStore implements MessageStore {
   updateDelivery(topic: string, messageId: string, update: DeliveryUpdate): Promise<void> {
     const params = {
       topic, message_id: messageId, deliver_count: update.deliverCount, next_deliver_at_ms: update.nextDeliverAtMs,
-      succ_groups: JSON.stringify(update.succGroups), fail_groups: JSON.stringify(update.failGroups), tx_check_count: update.txCheckCount,
+      succ_groups: groupsJson(update.succGroups), fail_groups: groupsJson(update.failGroups), tx_check_count: update.txCheckCount,
     }
     return this.#write(() => void this.#s.update.run(params))
   }
@@ -344,7 +358,7 @@ export class SqliteStore implements MessageStore {
       const row = this.#s.deadGet.get(topic, messageId) as (MessageRow & { reason: string }) | undefined
       if (row === undefined) return false
       this.#s.deadDelete.run(topic, messageId)
-      this.#s.insert.run(toRow(redriven(fromRow(row), atMs)))
+      this.#s.insert.run(rowValues(redriven(fromRow(row), atMs)))
       return true
     })
   }

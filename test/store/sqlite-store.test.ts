@@ -89,3 +89,17 @@ test('sqlite store: a database of the first layout (messages WITHOUT ROWID) is m
   t.is(check.pragma('user_version', { simple: true }), 1)
   check.close()
 })
+
+test('sqlite store: a second store on the same database is refused while the first has it open', async (t) => {
+  const path = join(mkdtempSync(join(tmpdir(), 'kiteq-sqlite-')), 'kiteq.db')
+  const first = await open(path)
+  const message = makeMessage()
+  await first.save(message)
+  const second = new SqliteStore({ path })
+  const err = await t.throwsAsync(second.start(), { code: 'KITEQ_ERR_STORE' } as never)
+  t.regex(err?.message ?? '', /another broker has it open/)
+  await first.stop()
+  const reopened = await open(path)
+  t.is((await reopened.get(message.topic, message.messageId))?.messageId, message.messageId, 'the next broker opens it once the first is gone')
+  await reopened.stop()
+})
