@@ -399,9 +399,9 @@ export class KiteQClient extends EventEmitter<KiteQClientEvents> {
   /** Acknowledges a delivery; a failure is logged only (the broker redelivers what it did not hear of). */
   #ackDelivery(connection: Connection, opaque: number, header: Header, status: boolean, feedback: string): void {
     const ack = { messageId: header.messageId, topic: header.topic, messageType: header.messageType, groupId: header.groupId, status, feedback }
-    const failed = (err: unknown) =>
-      this.#logger.warn({ broker: connection.label, messageId: header.messageId, err: errorText(err) }, 'could not acknowledge a delivery; the broker will redeliver')
-    sendMessageFrame(connection, opaque, Cmd.DELIVER_ACK, DeliverAckCodec, ack)?.catch(failed)
+    // the handler is made only when the send had to wait (no closure per ack on the common path)
+    sendMessageFrame(connection, opaque, Cmd.DELIVER_ACK, DeliverAckCodec, ack)?.catch((err: unknown) =>
+      this.#logger.warn({ broker: connection.label, messageId: header.messageId, err: errorText(err) }, 'could not acknowledge a delivery; the broker will redeliver'))
   }
 
   async #onTxCheck(frame: Frame, connection: Connection): Promise<void> {
