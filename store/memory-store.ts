@@ -5,6 +5,9 @@
  *
  * The time index groups entries in one-minute buckets, so the scheduler's window queries touch
  * only the buckets they span, however many messages wait further ahead.
+ *
+ * Live messages are found by topic, then id (two lookups of strings the decoder already holds):
+ * a "topic + id" key would be a new string to build and hash on every operation of every message.
  */
 import {
   StoreError, compareDue, messageKey, redriven, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
@@ -31,11 +34,13 @@ export class MemoryStore implements MessageStore {
   readonly kind = 'memory'
   readonly #maxMessages: number
   readonly #maxBytes: number
-  readonly #live = new Map<string, StoredMessage>()
+  /** Live messages by topic, then id. */
+  readonly #live = new Map<string, Map<string, StoredMessage>>()
+  #liveCount = 0
+  /** Dead letters by messageKey, in the order they died (the order they are listed in). */
   readonly #dead = new Map<string, DeadLetter>()
   /** Live messages by one-minute bucket of nextDeliverAtMs (entries are the live objects: no copy per save). */
-  readonly #buckets = new Map<number, Map<string, StoredMessage>>()
-  readonly #byId = new Map<string, string>()
+  readonly #buckets = new Map<number, Set<StoredMessage>>()
   #snapshots: StatSnapshot[] = []
   readonly #bindings = new Map<string, StoredBindings>()
   /** Bounds on the occupied buckets (loose: they only widen until the index empties). */
@@ -52,70 +57,63 @@ export class MemoryStore implements MessageStore {
   async stop(): Promise<void> {}
 
   async save(message: StoredMessage): Promise<void> {
-    const key = messageKey(message.topic, message.messageId)
-    if (this.#live.has(key)) throw new StoreError(`message ${message.messageId} is already stored`)
-    if (this.#live.size + this.#dead.size >= this.#maxMessages) {
+    let topic = this.#live.get(message.topic)
+    if (topic === undefined) this.#live.set(message.topic, (topic = new Map()))
+    if (topic.has(message.messageId)) throw new StoreError(`message ${message.messageId} is already stored`)
+    if (this.#liveCount + this.#dead.size >= this.#maxMessages) {
       throw new StoreError(`memory store full: ${this.#maxMessages} messages`, { full: true })
     }
     if (this.#bytes + message.body.length > this.#maxBytes) {
       throw new StoreError(`memory store full: ${this.#maxBytes} body bytes`, { full: true })
     }
-    const stored = copyOf(message)
-    this.#live.set(key, stored)
-    this.#byId.set(message.messageId, key)
-    this.#bytes += stored.body.length
-    this.#index(key, stored)
+    this.#add(topic, copyOf(message))
   }
 
   async get(topic: string, messageId: string): Promise<StoredMessage | undefined> {
-    const m = this.#live.get(messageKey(topic, messageId))
+    const m = this.#live.get(topic)?.get(messageId)
     return m === undefined ? undefined : copyOf(m)
   }
 
   async commit(topic: string, messageId: string): Promise<boolean> {
-    const m = this.#live.get(messageKey(topic, messageId))
+    const m = this.#live.get(topic)?.get(messageId)
     if (m === undefined) return false
     m.commit = true
     return true
   }
 
   async rollback(topic: string, messageId: string): Promise<boolean> {
-    const key = messageKey(topic, messageId)
-    const m = this.#live.get(key)
+    const m = this.#live.get(topic)?.get(messageId)
     if (m === undefined || m.commit) return false
-    this.#remove(key, m)
+    this.#remove(m)
     return true
   }
 
   async updateDelivery(topic: string, messageId: string, update: DeliveryUpdate): Promise<void> {
-    const key = messageKey(topic, messageId)
-    const m = this.#live.get(key)
+    const m = this.#live.get(topic)?.get(messageId)
     if (m === undefined) return
-    this.#unindex(key, m)
+    this.#unindex(m)
     m.deliverCount = update.deliverCount
     m.nextDeliverAtMs = update.nextDeliverAtMs
     m.succGroups = [...update.succGroups]
     m.failGroups = [...update.failGroups]
     m.txCheckCount = update.txCheckCount
-    this.#index(key, m)
+    this.#index(m)
   }
 
   async reschedule(topic: string, messageId: string, deliverAtMs: number): Promise<boolean> {
-    const key = messageKey(topic, messageId)
-    const m = this.#live.get(key)
+    const m = this.#live.get(topic)?.get(messageId)
     if (m === undefined) return false
-    this.#unindex(key, m)
+    this.#unindex(m)
     m.deliverAtMs = deliverAtMs
     m.nextDeliverAtMs = deliverAtMs
-    this.#index(key, m)
+    this.#index(m)
     return true
   }
 
   async delete(topic: string, messageId: string): Promise<boolean> {
-    const key = messageKey(topic, messageId)
-    const m = this.#live.get(key)
+    const m = this.#live.get(topic)?.get(messageId)
     if (m === undefined) return false
-    this.#remove(key, m)
+    this.#remove(m)
     return true
   }
 
@@ -145,12 +143,18 @@ export class MemoryStore implements MessageStore {
   }
 
   async moveToDeadLetter(topic: string, messageId: string, reason: string, atMs: number): Promise<boolean> {
-    const key = messageKey(topic, messageId)
-    const m = this.#live.get(key)
+    const m = this.#live.get(topic)?.get(messageId)
     if (m === undefined) return false
-    this.#unindex(key, m)
-    this.#live.delete(key)
+    this.#remove(m)
+    const key = messageKey(topic, messageId)
+    // a key that died before keeps only its newest dead letter, listed as it dies again
+    const older = this.#dead.get(key)
+    if (older !== undefined) {
+      this.#dead.delete(key)
+      this.#bytes -= older.message.body.length
+    }
     this.#dead.set(key, { message: m, reason, deadAtMs: atMs })
+    this.#bytes += m.body.length
     return true
   }
 
@@ -174,19 +178,23 @@ export class MemoryStore implements MessageStore {
     const key = messageKey(topic, messageId)
     const d = this.#dead.get(key)
     if (d === undefined) return false
+    let live = this.#live.get(topic)
+    if (live === undefined) this.#live.set(topic, (live = new Map()))
+    if (live.has(messageId)) return false
     this.#dead.delete(key)
-    const m = redriven(d.message, atMs)
-    this.#live.set(key, m)
-    this.#index(key, m)
+    this.#bytes -= d.message.body.length
+    this.#add(live, redriven(d.message, atMs))
     return true
   }
 
   async findById(messageId: string): Promise<{ message: StoredMessage; deadLetter?: { reason: string; deadAtMs: number } } | undefined> {
-    const key = this.#byId.get(messageId)
-    if (key === undefined) return undefined
-    const live = this.#live.get(key)
-    if (live !== undefined) return { message: copyOf(live) }
-    const dead = this.#dead.get(key)
+    // topics are few: a lookup in each beats a second index kept up on every save and delete
+    for (const live of this.#live.values()) {
+      const m = live.get(messageId)
+      if (m !== undefined) return { message: copyOf(m) }
+    }
+    let dead: DeadLetter | undefined
+    for (const d of this.#dead.values()) if (d.message.messageId === messageId) dead = d
     return dead === undefined ? undefined : { message: copyOf(dead.message), deadLetter: { reason: dead.reason, deadAtMs: dead.deadAtMs } }
   }
 
@@ -215,32 +223,32 @@ export class MemoryStore implements MessageStore {
   async stats(): Promise<StoreStats> {
     const pendingByTopic: Record<string, number> = {}
     let uncommitted = 0
-    for (const m of this.#live.values()) {
-      pendingByTopic[m.topic] = (pendingByTopic[m.topic] ?? 0) + 1
-      if (!m.commit) uncommitted++
+    for (const [topic, live] of this.#live) {
+      if (live.size > 0) pendingByTopic[topic] = live.size
+      for (const m of live.values()) if (!m.commit) uncommitted++
     }
     return { pendingByTopic, uncommitted, deadLetters: this.#dead.size }
   }
 
   // ------------------------------------------------------------------------------- time index
 
-  #index(key: string, m: StoredMessage): void {
+  #index(m: StoredMessage): void {
     const b = Math.floor(m.nextDeliverAtMs / BUCKET_MS)
     let bucket = this.#buckets.get(b)
     if (bucket === undefined) {
-      bucket = new Map()
+      bucket = new Set()
       this.#buckets.set(b, bucket)
       if (b < this.#lowestBucket) this.#lowestBucket = b
       if (b > this.#highestBucket) this.#highestBucket = b
     }
-    bucket.set(key, m)
+    bucket.add(m)
   }
 
-  #unindex(key: string, m: StoredMessage): void {
+  #unindex(m: StoredMessage): void {
     const b = Math.floor(m.nextDeliverAtMs / BUCKET_MS)
     const bucket = this.#buckets.get(b)
     if (bucket === undefined) return
-    bucket.delete(key)
+    bucket.delete(m)
     if (bucket.size === 0) {
       this.#buckets.delete(b)
       // #lowestBucket stays a lower bound (dueBetween skips missing buckets); reset when empty
@@ -251,10 +259,17 @@ export class MemoryStore implements MessageStore {
     }
   }
 
-  #remove(key: string, m: StoredMessage): void {
-    this.#unindex(key, m)
-    this.#live.delete(key)
-    this.#byId.delete(m.messageId)
+  #add(live: Map<string, StoredMessage>, m: StoredMessage): void {
+    live.set(m.messageId, m)
+    this.#liveCount++
+    this.#bytes += m.body.length
+    this.#index(m)
+  }
+
+  #remove(m: StoredMessage): void {
+    this.#unindex(m)
+    this.#live.get(m.topic)!.delete(m.messageId)
+    this.#liveCount--
     this.#bytes -= m.body.length
   }
 }
