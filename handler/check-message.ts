@@ -8,10 +8,10 @@
  */
 import { STOP, type Handler, type Stop } from '../pipe/pipeline.ts'
 import { getProperty, type Header } from '../protocol/header.ts'
+import { isHexId } from '../protocol/message-id.ts'
 import type { BrokerContext, PublishContext } from './context.ts'
 import { replyStoreAck } from './replies.ts'
 
-const MESSAGE_ID = /^[0-9a-fA-F]{32}$/
 const DECIMAL = /^-?\d{1,16}$/
 
 /** The requested delivery time, or NaN when the property is not a number. */
@@ -33,7 +33,7 @@ export function createCheckMessageHandler(broker: BrokerContext): Handler<Publis
   return function checkMessage(ctx) {
     const h = ctx.header
     if (!broker.isServedTopic(h.topic)) return refuse(broker, ctx, `UnSupport Topic Message! topic '${h.topic}' is not served by this broker`)
-    if (!MESSAGE_ID.test(h.messageId)) return refuse(broker, ctx, `Invalid MessageId For UUID! '${h.messageId}' is not 32 hex characters`)
+    if (!isHexId(h.messageId)) return refuse(broker, ctx, `Invalid MessageId For UUID! '${h.messageId}' is not 32 hex characters`)
     const session = ctx.session!
     if (h.groupId === '') h.groupId = session.groupId
     else if (broker.settings.secrets !== undefined && h.groupId !== session.groupId) {

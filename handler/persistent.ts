@@ -63,8 +63,9 @@ export function createPersistentHandler(broker: BrokerContext): Handler<PublishC
     const message = toStoredMessage(ctx, h.commit ? Math.max(now, ctx.deliverAtMs) : now + broker.settings.txCheck.firstDelayMs)
     return broker.store.save(message).then(() => {
       broker.stats.stored(h.topic, h.groupId)
-      replyStoreAck(ctx.conn, opaque, h.messageId, true, `Store Result true Cost:${broker.clock.now() - now}`)
-      if (message.commit && message.nextDeliverAtMs <= broker.clock.now()) broker.deliver(message)
+      const storedAt = broker.clock.now()
+      replyStoreAck(ctx.conn, opaque, h.messageId, true, `Store Result true Cost:${storedAt - now}`)
+      if (message.commit && message.nextDeliverAtMs <= storedAt) broker.deliver(message)
       else broker.schedule({ topic: message.topic, messageId: message.messageId, nextDeliverAtMs: message.nextDeliverAtMs })
       return undefined
     }, (err: unknown) => {

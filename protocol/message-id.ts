@@ -25,3 +25,15 @@ export function hexIdWords(id: string, out: Uint32Array, acceptUppercase: boolea
   }
   return true
 }
+
+/** True for 32 hex digits of either case (what a broker accepts as a message id). */
+export function isHexId(id: string): boolean {
+  if (id.length !== 32) return false
+  for (let i = 0; i < 32; i++) {
+    const c = id.charCodeAt(i)
+    if (c >= 48 && c <= 57) continue
+    const lower = c | 0x20 // 'A'–'F' → 'a'–'f'; no other character lands in that range
+    if (lower < 97 || lower > 102) return false
+  }
+  return true
+}
