@@ -28,10 +28,18 @@ function fsyncPolicy(url: URL, fallback: FsyncPolicy): FsyncPolicy {
 }
 
 function positiveInt(url: URL, name: string, fallback: number): number {
+  return integerParam(url, name, fallback, 1, 'a positive integer')
+}
+
+function nonNegativeInt(url: URL, name: string, fallback: number): number {
+  return integerParam(url, name, fallback, 0, 'an integer ≥ 0')
+}
+
+function integerParam(url: URL, name: string, fallback: number, least: number, what: string): number {
   const raw = url.searchParams.get(name)
   if (raw === null) return fallback
   const n = Number(raw)
-  if (!Number.isInteger(n) || n <= 0) throw new KiteQError(ErrorCodes.CONFIG, `-db: ${name}=${raw} must be a positive integer`)
+  if (!Number.isInteger(n) || n < least) throw new KiteQError(ErrorCodes.CONFIG, `-db: ${name}=${raw} must be ${what}`)
   return n
 }
 
@@ -71,7 +79,7 @@ export function openStore(uri: string, _options: OpenStoreOptions = {}): Message
         fsyncIntervalMs: positiveInt(url, 'fsyncIntervalMs', fileStoreDefaults.fsyncIntervalMs),
         segmentBytes,
         maxMessages: url.searchParams.has('maxMessages') ? positiveInt(url, 'maxMessages', 0) : 0,
-        syncReadBytes: url.searchParams.get('syncReadBytes') === '0' ? 0 : positiveInt(url, 'syncReadBytes', fileStoreDefaults.syncReadBytes),
+        syncReadBytes: nonNegativeInt(url, 'syncReadBytes', fileStoreDefaults.syncReadBytes),
         ...(_options.logger ? { logger: _options.logger } : {}),
       })
     }

@@ -78,7 +78,6 @@ interface Batch {
 /** Bytes read for a record before its length is known: one read for any ordinary message. */
 const READ_AHEAD_BYTES = 4096
 
-
 const SEGMENT_NAME = /^segment-(\d{12})\.log$/
 
 export const segmentFileName = (id: number) => `segment-${String(id).padStart(12, '0')}.log`
