@@ -357,8 +357,9 @@ export class SqliteStore implements MessageStore {
     return this.#write(() => {
       const row = this.#s.deadGet.get(topic, messageId) as (MessageRow & { reason: string }) | undefined
       if (row === undefined) return false
+      // the key may be live again (a producer re-sent it): keep both as they are
+      if (this.#s.insert.run(rowValues(redriven(fromRow(row), atMs))).changes === 0) return false
       this.#s.deadDelete.run(topic, messageId)
-      this.#s.insert.run(rowValues(redriven(fromRow(row), atMs)))
       return true
     })
   }
