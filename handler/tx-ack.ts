@@ -13,12 +13,18 @@ export function createTxAckHandler(broker: BrokerContext): Handler<PacketContext
     const tx = TxACKPacketCodec.decode(ctx.frame.body)
     const { topic, messageId } = tx.header
     if (tx.status === TxStatus.COMMIT) {
-      if (!(await broker.store.commit(topic, messageId))) {
+      const message = await broker.store.get(topic, messageId)
+      if (message === undefined) {
         broker.logger.debug({ topic, messageId }, 'commit for a message that is not stored (already decided?)')
         return
       }
-      const message = await broker.store.get(topic, messageId)
-      if (message === undefined) return
+      // a repeated commit (say, a late answer to a check-back) must not restart a message that is
+      // already in delivery: that would cut its backoff short and deliver it once more at once
+      if (message.commit) {
+        broker.logger.debug({ topic, messageId }, 'commit for a message already committed, ignored')
+        return
+      }
+      if (!(await broker.store.commit(topic, messageId))) return
       const now = broker.clock.now()
       const dueAtMs = Math.max(now, message.deliverAtMs)
       message.nextDeliverAtMs = dueAtMs

@@ -1,7 +1,13 @@
 import test from 'ava'
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import { bindDirect } from '../../binding/binding.ts'
+import type { ReceivedMessage } from '../../client/index.ts'
+import { Cmd, ConnMetaCodec, TxACKPacketCodec, TxStatus, encodePacket } from '../../protocol/index.ts'
+import { windowedRetryPolicy } from '../../server/retry-policy.ts'
 import { randomName, startBroker } from '../helpers/broker.ts'
 import { eventually, startConsumer, startProducer } from '../helpers/clients.ts'
+import { debugRecorder } from '../helpers/logger.ts'
 
 async function setup(extra = {}) {
   const topic = randomName('tx')
@@ -90,4 +96,33 @@ test('check-back exhausted: never decided, the message is dead-lettered after ma
   t.is(dead.reason, 'transaction undecided after 4 check-backs')
   t.is(asked, 4)
   await Promise.all([producer.client.close(), broker.server.stop()])
+})
+
+test('a repeated commit of a message in delivery is ignored: its backoff is kept, no extra delivery', async (t) => {
+  const { logger, lines } = debugRecorder()
+  // one attempt, then a minute's wait: a second delivery within the test can only come from the repeated commit
+  const { topic, broker, group } = await setup({ logger, retry: windowedRetryPolicy([{ minCount: 0, maxCount: Infinity, delayMs: 60_000 }], 1) })
+  const attempts: ReceivedMessage[] = []
+  const consumer = await startConsumer({
+    address: broker.address, group, bindings: [bindDirect(group, topic, 'order')], decide: (m) => (attempts.push(m), false),
+  })
+  const producerGroup = randomName('p')
+  const producer = await startProducer(broker.address, producerGroup, [topic])
+  const { messageId } = await producer.sendTxStringMessage({ topic, messageType: 'order', body: 'o' }, () => true)
+  await eventually(async () => ((await broker.server.store.get(topic, messageId))?.nextDeliverAtMs ?? 0) > Date.now() + 30_000)
+  const before = (await broker.server.store.get(topic, messageId))!
+  t.is(attempts.length, 1)
+
+  // the same commit again, as a late answer to a check-back would carry it
+  const socket = connect({ host: '127.0.0.1', port: broker.port })
+  await once(socket, 'connect')
+  socket.write(encodePacket(1, Cmd.CONN_META, ConnMetaCodec, { groupId: producerGroup, secretKey: '' }))
+  socket.write(encodePacket(0, Cmd.TX_ACK, TxACKPacketCodec, { header: attempts[0].header, status: TxStatus.COMMIT, feedback: 'again' }))
+  await eventually(() => lines.includes('commit for a message already committed, ignored'))
+  const after = (await broker.server.store.get(topic, messageId))!
+  t.is(after.nextDeliverAtMs, before.nextDeliverAtMs)
+  t.is(after.deliverCount, 1)
+  t.is(attempts.length, 1)
+  socket.destroy()
+  await Promise.all([consumer.client.close(), producer.close(), broker.server.stop()])
 })

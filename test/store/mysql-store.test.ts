@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import mysql, { type RowDataPacket } from 'mysql2/promise'
 import { decodeHeader } from '../../protocol/header.ts'
-import { silentLogger, type Logger } from '../../protocol/logger.ts'
+import type { Logger } from '../../protocol/logger.ts'
 import type { MessageStore, StoredMessage } from '../../store/message-store.ts'
 import { Batch, MAX_KEYS_PER_STATEMENT } from '../../store/mysql/batch.ts'
 import { HeldOperations } from '../../store/mysql/held-operations.ts'
@@ -19,6 +19,7 @@ import { MysqlStatements, insertMessagesSql } from '../../store/mysql/sql.ts'
 import { MysqlStore, brokerIdentity, mysqlOptionsFromUrl } from '../../store/mysql-store.ts'
 import { openStore } from '../../store/open-store.ts'
 import { eventually } from '../helpers/clients.ts'
+import { debugRecorder } from '../helpers/logger.ts'
 import { comparable, makeMessage, newId, storeConformance } from './conformance.ts'
 
 function serverAddress(): string {
@@ -202,17 +203,6 @@ test.serial('mysql store: brokers sharing the databases schedule only their own 
 /** A fresh id whose last hex digit is `digit`: ids of one digit share a table, so their keyed operations share statements. */
 function idInTable(digit: string): string {
   return newId().slice(0, 31) + digit
-}
-
-/** A logger keeping its debug lines, to see which write path a batch took. */
-function debugRecorder(): { logger: Logger; lines: string[] } {
-  const lines: string[] = []
-  const logger: Logger = {
-    ...silentLogger,
-    debug: (obj: object | string, msg?: string) => { lines.push(typeof obj === 'string' ? obj : msg ?? '') },
-    child: () => logger,
-  }
-  return { logger, lines }
 }
 
 const AMBIGUOUS = /coalesced statement matched fewer rows than keys/
