@@ -115,7 +115,11 @@ export interface MessageStore {
   start(): Promise<void>
   stop(): Promise<void>
 
-  /** Persists a new message; resolves only once it is safe by the backend's durability rule. */
+  /**
+   * Persists a new message; resolves only once it is safe by the backend's durability rule. A key
+   * already live is refused ("already stored"). A dead letter's key: the file store refuses it too
+   * (its index holds one entry per key, live or dead); the others store it live beside the dead letter.
+   */
   save(message: StoredMessage): Promise<void>
   get(topic: string, messageId: string): Promise<StoredMessage | undefined>
   /** Marks an uncommitted message committed; false when there is no such live message. */
@@ -133,7 +137,10 @@ export interface MessageStore {
 
   moveToDeadLetter(topic: string, messageId: string, reason: string, atMs: number): Promise<boolean>
   listDeadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]>
-  /** Moves a dead letter back to the live set, due at `atMs` with a fresh delivery budget. */
+  /**
+   * Moves a dead letter back to the live set, due at `atMs` with a fresh delivery budget; false (and
+   * the dead letter kept) when there is none or its key is live again.
+   */
   redriveDeadLetter(topic: string, messageId: string, atMs: number): Promise<boolean>
 
   /** Finds a live or dead message by id alone (the console's lookup), topic unknown. */

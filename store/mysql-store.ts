@@ -29,7 +29,7 @@ import {
   StoreError, messageKey, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
   type StatSnapshot, type StoreStats, type StoredBindings, type StoredMessage,
 } from './message-store.ts'
-import { storeErrorFrom, withConnection } from './mysql/connection.ts'
+import { isDuplicateKey, storeErrorFrom, withConnection } from './mysql/connection.ts'
 import type { MysqlStoreOptions } from './mysql/options.ts'
 import { createSchema, verifySchema } from './mysql/schema.ts'
 import { hashDigit, ShardLayout } from './mysql/sharding.ts'
@@ -180,7 +180,11 @@ export class MysqlStore implements MessageStore {
         { sql: remove, values: [messageId, topic] },
       ],
       (affected) => affected[0] > 0,
-    )
+    ).catch((err: unknown) => {
+      // the key is live again (saved anew after it died): the live message stays, so does the dead letter
+      if (err instanceof StoreError && isDuplicateKey(err.cause)) return false
+      throw err
+    })
   }
 
   /** A key-only statement through the group commit (coalesced with its kind's others on the table); true when it matched a row. */

@@ -16,6 +16,11 @@ export interface ConformanceOptions {
   reopen?: (store: MessageStore) => Promise<MessageStore>
   /** Extra teardown after each test (the suite stops the store itself). */
   cleanup?: (store: MessageStore) => Promise<void>
+  /**
+   * The backend keeps one entry per (topic, id), live or dead (the file store's index), so saving a
+   * dead letter's key again is refused; the others keep dead letters apart from the live messages.
+   */
+  deadLetterHoldsKey?: boolean
 }
 
 export function newId(): string {
@@ -194,6 +199,23 @@ export function storeConformance(test: TestFn, options: ConformanceOptions): voi
     t.deepEqual((await store.dueBetween(0, 6000, 10)).map((e) => e.messageId), [a.messageId])
     t.is((await store.stats()).deadLetters, 2)
     t.false(await store.redriveDeadLetter(a.topic, a.messageId, 1))
+    await store.stop()
+  })
+
+  t_('a dead letter\'s key saved again: refused where dead letters hold their key, else live beside it and never overwritten by a redrive', async (t, store) => {
+    const m = makeMessage()
+    await store.save(m)
+    t.true(await store.moveToDeadLetter(m.topic, m.messageId, 'first', 1))
+    const resent = store.save({ ...m, body: Buffer.from('sent again') })
+    if (options.deadLetterHoldsKey) {
+      await t.throwsAsync(resent, { message: /already stored/ })
+      t.is(await store.get(m.topic, m.messageId), undefined)
+    } else {
+      await resent
+      t.false(await store.redriveDeadLetter(m.topic, m.messageId, 2), 'the live message is not overwritten')
+      t.is((await store.get(m.topic, m.messageId))?.body.toString(), 'sent again')
+    }
+    t.deepEqual((await store.listDeadLetters()).map((d) => [d.message.body.toString(), d.reason]), [[m.body.toString(), 'first']])
     await store.stop()
   })
 

@@ -39,6 +39,7 @@ storeConformance(test, {
   open: () => open(),
   reopen: (store) => reopen(store as FileStore),
   cleanup,
+  deadLetterHoldsKey: true,
 })
 
 storeConformance(test, {
@@ -46,6 +47,7 @@ storeConformance(test, {
   open: () => open({ syncReadBytes: 0 }),
   reopen: (store) => reopen(store as FileStore, { syncReadBytes: 0 }),
   cleanup,
+  deadLetterHoldsKey: true,
 })
 
 /** A logger that keeps what was warned about, to assert on. */

@@ -104,15 +104,3 @@ test('sqlite store: a second store on the same database is refused while the fir
   await reopened.stop()
 })
 
-test('sqlite store: redriving a dead letter whose key is live again is refused, both kept', async (t) => {
-  const store = await open()
-  const m = makeMessage()
-  await store.save(m)
-  t.true(await store.moveToDeadLetter(m.topic, m.messageId, 'first', 1))
-  const resent = { ...m, body: Buffer.from('sent again') }
-  await store.save(resent)
-  t.false(await store.redriveDeadLetter(m.topic, m.messageId, 2))
-  t.is((await store.get(m.topic, m.messageId))?.body.toString(), 'sent again')
-  t.deepEqual((await store.listDeadLetters()).map((d) => d.reason), ['first'])
-  await store.stop()
-})
