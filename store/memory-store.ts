@@ -39,6 +39,8 @@ export class MemoryStore implements MessageStore {
   #liveCount = 0
   /** Dead letters by messageKey, in the order they died (the order they are listed in). */
   readonly #dead = new Map<string, DeadLetter>()
+  /** Topics that have had dead letters: findById probes #dead once per topic instead of walking it. */
+  readonly #deadTopics = new Set<string>()
   /** Live messages by one-minute bucket of nextDeliverAtMs (entries are the live objects: no copy per save). */
   readonly #buckets = new Map<number, Set<StoredMessage>>()
   #snapshots: StatSnapshot[] = []
@@ -154,6 +156,7 @@ export class MemoryStore implements MessageStore {
       this.#bytes -= older.message.body.length
     }
     this.#dead.set(key, { message: m, reason, deadAtMs: atMs })
+    this.#deadTopics.add(topic)
     this.#bytes += m.body.length
     return true
   }
@@ -194,7 +197,10 @@ export class MemoryStore implements MessageStore {
       if (m !== undefined) return { message: copyOf(m) }
     }
     let dead: DeadLetter | undefined
-    for (const d of this.#dead.values()) if (d.message.messageId === messageId) dead = d
+    for (const topic of this.#deadTopics) {
+      const d = this.#dead.get(messageKey(topic, messageId))
+      if (d !== undefined && (dead === undefined || d.deadAtMs >= dead.deadAtMs)) dead = d
+    }
     return dead === undefined ? undefined : { message: copyOf(dead.message), deadLetter: { reason: dead.reason, deadAtMs: dead.deadAtMs } }
   }
 
