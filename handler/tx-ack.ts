@@ -25,6 +25,7 @@ export function createTxAckHandler(broker: BrokerContext): Handler<PacketContext
         return
       }
       if (!(await broker.store.commit(topic, messageId))) return
+      message.commit = true // read before the commit: the copy delivered from here on must say so
       const now = broker.clock.now()
       const dueAtMs = Math.max(now, message.deliverAtMs)
       message.nextDeliverAtMs = dueAtMs
