@@ -13,19 +13,14 @@ export function createTxAckHandler(broker: BrokerContext): Handler<PacketContext
     const tx = TxACKPacketCodec.decode(ctx.frame.body)
     const { topic, messageId } = tx.header
     if (tx.status === TxStatus.COMMIT) {
+      // false for a repeated commit too (say, a late answer to a check-back): restarting a message
+      // already in delivery would cut its backoff short and deliver it once more at once
+      if (!(await broker.store.commit(topic, messageId))) {
+        broker.logger.debug({ topic, messageId }, 'commit for a message not stored or already committed, ignored')
+        return
+      }
       const message = await broker.store.get(topic, messageId)
-      if (message === undefined) {
-        broker.logger.debug({ topic, messageId }, 'commit for a message that is not stored (already decided?)')
-        return
-      }
-      // a repeated commit (say, a late answer to a check-back) must not restart a message that is
-      // already in delivery: that would cut its backoff short and deliver it once more at once
-      if (message.commit) {
-        broker.logger.debug({ topic, messageId }, 'commit for a message already committed, ignored')
-        return
-      }
-      if (!(await broker.store.commit(topic, messageId))) return
-      message.commit = true // read before the commit: the copy delivered from here on must say so
+      if (message === undefined) return // deleted in between (cancelled)
       const now = broker.clock.now()
       const dueAtMs = Math.max(now, message.deliverAtMs)
       message.nextDeliverAtMs = dueAtMs

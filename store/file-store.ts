@@ -252,6 +252,7 @@ export class FileStore implements MessageStore {
 
   async commit(topic: string, messageId: string): Promise<boolean> {
     return this.#changeState(topic, messageId, (s) => {
+      if (s.commit) return false
       s.commit = true
     })
   }
@@ -486,14 +487,15 @@ export class FileStore implements MessageStore {
   }
 
   /** Applies `change` to a live message's state and logs the result; false when not live. */
-  #changeState(topic: string, messageId: string, change: (s: MessageState) => void): Promise<boolean> {
+  /** Applies `change` to a live message's state and logs it; a change answering false declines (nothing written). */
+  #changeState(topic: string, messageId: string, change: (s: MessageState) => false | void): Promise<boolean> {
     return this.#withFound(topic, messageId, (found, state) => {
       if (found === undefined || state.index.isDead(found.slot)) return false
       const slot = found.slot
       // its state is about to live in memory (and in a STATE record): the id and time must too
       if (found.saved !== undefined) state.warm(slot, messageId, found.saved.nextDeliverAtMs)
       const s = state.stateOf(slot)
-      change(s)
+      if (change(s) === false) return false
       return this.#writeState(slot, topic, messageId, s).then(done)
     })
   }

@@ -78,7 +78,7 @@ export class MemoryStore implements MessageStore {
 
   async commit(topic: string, messageId: string): Promise<boolean> {
     const m = this.#live.get(topic)?.get(messageId)
-    if (m === undefined) return false
+    if (m === undefined || m.commit) return false
     m.commit = true
     return true
   }

@@ -122,7 +122,10 @@ export interface MessageStore {
    */
   save(message: StoredMessage): Promise<void>
   get(topic: string, messageId: string): Promise<StoredMessage | undefined>
-  /** Marks an uncommitted message committed; false when there is no such live message. */
+  /**
+   * Marks an uncommitted message committed; false when there is no such live uncommitted message,
+   * an already committed one included, so of two commits of one message exactly one answers true.
+   */
   commit(topic: string, messageId: string): Promise<boolean>
   /** Deletes an uncommitted message; false when there is no such uncommitted message. */
   rollback(topic: string, messageId: string): Promise<boolean>

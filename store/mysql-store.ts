@@ -83,7 +83,7 @@ export class MysqlStore implements MessageStore {
     // are always escaped by the driver (sql.ts renders batches with its escape and format, and
     // queryFormat passes that text on without a second scan). The utf8mb4_bin connection collation
     // makes literals compare byte for byte, like the columns. mysql2 sets CLIENT_FOUND_ROWS by
-    // default: an UPDATE counts the rows it matched, which commit() reports.
+    // default: an UPDATE counts the rows it matched (reschedule of an unchanged time still counts).
     const pool = mysql.createPool({
       host: o.host, port: o.port, user: o.user, password: o.password,
       connectionLimit: o.maxConnections, maxIdle: o.maxConnections, idleTimeout: 60_000, queueLimit: 0,

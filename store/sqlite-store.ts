@@ -140,7 +140,7 @@ function prepareStatements(db: Database.Database) {
   return {
     insert: db.prepare(`INSERT INTO messages (${COLUMNS}) VALUES (${placeholders}) ON CONFLICT DO NOTHING`),
     get: db.prepare(`SELECT ${COLUMNS} FROM messages WHERE topic = ? AND message_id = ?`),
-    commit: db.prepare('UPDATE messages SET is_committed = 1 WHERE topic = ? AND message_id = ?'),
+    commit: db.prepare('UPDATE messages SET is_committed = 1 WHERE topic = ? AND message_id = ? AND is_committed = 0'),
     rollback: db.prepare('DELETE FROM messages WHERE topic = ? AND message_id = ? AND is_committed = 0'),
     update: db.prepare(`UPDATE messages SET deliver_count = @deliver_count, next_deliver_at_ms = @next_deliver_at_ms,
       succ_groups = @succ_groups, fail_groups = @fail_groups, tx_check_count = @tx_check_count WHERE topic = @topic AND message_id = @message_id`),

@@ -152,7 +152,6 @@ function keyedStatement(id: string, single: string, many: string, tail = '', may
 /** Per-table statements, indexed by hash digit; per-shard ones by shard. */
 export class MysqlStatements {
   readonly select: string[] = []
-  /** Matched rows, not changed ones, count (mysql2 sets CLIENT_FOUND_ROWS): committing twice still finds the row. */
   readonly commit: KeyedStatement[] = []
   readonly rollback: KeyedStatement[] = []
   readonly delete: KeyedStatement[] = []
@@ -190,7 +189,7 @@ export class MysqlStatements {
       const dlq = layout.deadLetterTableOfDigit(d)
       this.select.push(`SELECT ${COLUMN_LIST} FROM ${t} WHERE ${BY_KEY}`)
       const byIndex = `${t} FORCE INDEX (idx_message_id)`
-      this.commit.push(keyedStatement(`commit ${t}`, `UPDATE ${t} SET \`commit\` = 1`, `UPDATE ${byIndex} SET \`commit\` = 1`))
+      this.commit.push(keyedStatement(`commit ${t}`, `UPDATE ${t} SET \`commit\` = 1`, `UPDATE ${byIndex} SET \`commit\` = 1`, ' AND `commit` = 0'))
       this.rollback.push(keyedStatement(`rollback ${t}`, `DELETE FROM ${t}`, `DELETE ${t} FROM ${byIndex}`, ' AND `commit` = 0'))
       this.delete.push(keyedStatement(`delete ${t}`, `DELETE FROM ${t}`, `DELETE ${t} FROM ${byIndex}`, '', true))
       this.updateDelivery.push(

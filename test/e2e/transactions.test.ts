@@ -118,7 +118,7 @@ test('a repeated commit of a message in delivery is ignored: its backoff is kept
   await once(socket, 'connect')
   socket.write(encodePacket(1, Cmd.CONN_META, ConnMetaCodec, { groupId: producerGroup, secretKey: '' }))
   socket.write(encodePacket(0, Cmd.TX_ACK, TxACKPacketCodec, { header: attempts[0].header, status: TxStatus.COMMIT, feedback: 'again' }))
-  await eventually(() => lines.includes('commit for a message already committed, ignored'))
+  await eventually(() => lines.includes('commit for a message not stored or already committed, ignored'))
   const after = (await broker.server.store.get(topic, messageId))!
   t.is(after.nextDeliverAtMs, before.nextDeliverAtMs)
   t.is(after.deliverCount, 1)

@@ -107,6 +107,7 @@ export function storeConformance(test: TestFn, options: ConformanceOptions): voi
     t.is((await store.stats()).uncommitted, 2)
     t.true(await store.commit(a.topic, a.messageId))
     t.true((await store.get(a.topic, a.messageId))!.commit)
+    t.false(await store.commit(a.topic, a.messageId), 'a second commit finds nothing to commit')
     t.false(await store.rollback(a.topic, a.messageId), 'a committed message cannot be rolled back')
     t.true(await store.rollback(b.topic, b.messageId))
     t.is(await store.get(b.topic, b.messageId), undefined)

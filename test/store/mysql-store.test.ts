@@ -221,7 +221,7 @@ test('mysql batch: keyed operations of one kind and table become one statement; 
   const ids = keys.map((k) => `'${k.messageId}'`).join(',')
   const pairs = keys.map((k) => `('${k.messageId}','${k.topic}')`).join(',')
   t.is(plan.statements[0], `DELETE \`kq_1\`.\`kite_msg_1\` FROM \`kq_1\`.\`kite_msg_1\` FORCE INDEX (idx_message_id) WHERE message_id IN (${ids}) AND (message_id, topic) IN (${pairs})`)
-  t.regex(plan.statements[1], /^UPDATE `kq_1`\.`kite_msg_1` SET `commit` = 1 WHERE message_id = '[0-9a-f]{31}5' AND topic = 'x'$/)
+  t.regex(plan.statements[1], /^UPDATE `kq_1`\.`kite_msg_1` SET `commit` = 1 WHERE message_id = '[0-9a-f]{31}5' AND topic = 'x' AND `commit` = 0$/)
   t.true(plan.needsCheck)
   t.false(plan.exact([2, 1]), 'two rows for three keys: which one missed is unknown')
   t.true(plan.exact([3, 0]), 'a one-key statement is always exact')
@@ -266,17 +266,19 @@ test.serial('mysql store: deletes sharing a statement report each id exactly, mi
   }
 })
 
-test.serial('mysql store: commits and rollbacks sharing a statement: already committed still counts, committed is not rolled back', async (t) => {
+test.serial('mysql store: commits and rollbacks sharing a statement: each reported exactly, committed is neither committed again nor rolled back', async (t) => {
   const { logger, lines } = debugRecorder()
   const store = await open(undefined, 'createSchema=true&writers=1', 'test-broker:1', logger)
   try {
     const committed = Array.from({ length: 3 }, () => makeMessage({ messageId: idInTable('2'), commit: true }))
+    const toCommit = Array.from({ length: 2 }, () => makeMessage({ messageId: idInTable('2'), commit: false }))
     const open_ = Array.from({ length: 3 }, () => makeMessage({ messageId: idInTable('2'), commit: false }))
-    await Promise.all([...committed, ...open_].map((m) => store.save(m)))
-    t.deepEqual(await Promise.all(committed.map((m) => store.commit(m.topic, m.messageId))), [true, true, true],
-      'matched rows count, not changed ones (CLIENT_FOUND_ROWS)')
-    t.deepEqual(lines.filter((l) => AMBIGUOUS.test(l)), [])
-    t.deepEqual(await Promise.all([...open_, committed[0]].map((m) => store.rollback(m.topic, m.messageId))), [true, true, true, false])
+    await Promise.all([...committed, ...toCommit, ...open_].map((m) => store.save(m)))
+    t.deepEqual(await Promise.all(toCommit.map((m) => store.commit(m.topic, m.messageId))), [true, true])
+    t.deepEqual(lines.filter((l) => AMBIGUOUS.test(l)), [], 'every key matched: the one statement was exact')
+    t.deepEqual(await Promise.all([...committed, ...toCommit].map((m) => store.commit(m.topic, m.messageId))), [false, false, false, false, false],
+      'already committed rows do not match')
+    t.deepEqual(await Promise.all([...open_, committed[0], toCommit[0]].map((m) => store.rollback(m.topic, m.messageId))), [true, true, true, false, false])
     for (const m of open_) t.is(await store.get(m.topic, m.messageId), undefined)
     t.truthy(await store.get(committed[0].topic, committed[0].messageId))
   } finally {
