@@ -6,7 +6,9 @@
  * KITEQ_BENCH_GC=1 prints the garbage collector's time per kind every 5 s (to stderr);
  * KITEQ_BENCH_ALLOC=dir writes a sampled profile of every allocation there (where garbage comes from),
  * starting KITEQ_BENCH_ALLOC_AFTER ms after start; KITEQ_BENCH_ALLOC_LIVE=1 keeps only objects still
- * alive when it stops (what is retained, not what is churned).
+ * alive when it stops (what is retained, not what is churned), KITEQ_BENCH_ALLOC_PROMOTED=1 only
+ * those that outlived the young generation (what makes scavenges slow). KITEQ_BENCH_DIST=1 runs the compiled
+ * broker from dist/ (run ./build.sh first): profiles then name the lines of the code that ran.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -58,8 +60,9 @@ export async function startBrokerProcess(db: string, topics: string[]): Promise<
 }
 
 async function runBroker(): Promise<void> {
-  const { KiteQServer } = await import('../server/kiteq-server.ts')
-  const { openStore } = await import('../store/open-store.ts')
+  const compiled = process.env.KITEQ_BENCH_DIST === '1'
+  const { KiteQServer } = (await import(compiled ? '../dist/server/kiteq-server.js' : '../server/kiteq-server.ts')) as typeof import('../server/kiteq-server.ts')
+  const { openStore } = (await import(compiled ? '../dist/store/open-store.js' : '../store/open-store.ts')) as typeof import('../store/open-store.ts')
   const arg = (name: string, fallback: string) => {
     const i = process.argv.indexOf(`--${name}`)
     return i >= 0 ? process.argv[i + 1] : fallback
@@ -102,9 +105,11 @@ async function sampleAllocations(): Promise<() => Promise<string>> {
   const { writeFileSync } = await import('node:fs')
   const session = new Session()
   session.connect()
-  const includeCollected = !process.env.KITEQ_BENCH_ALLOC_LIVE
+  const live = Boolean(process.env.KITEQ_BENCH_ALLOC_LIVE)
+  // promoted: objects that outlived the young generation (the ones that make scavenges slow)
+  const promoted = Boolean(process.env.KITEQ_BENCH_ALLOC_PROMOTED)
   await session.post('HeapProfiler.startSampling', {
-    samplingInterval: 4096, includeObjectsCollectedByMajorGC: includeCollected, includeObjectsCollectedByMinorGC: includeCollected,
+    samplingInterval: 4096, includeObjectsCollectedByMajorGC: !live, includeObjectsCollectedByMinorGC: !live && !promoted,
   })
   return async () => {
     const { profile } = await session.post('HeapProfiler.stopSampling')
