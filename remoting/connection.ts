@@ -24,6 +24,7 @@ import {
 import { FrameDecoder } from '../protocol/frame-decoder.ts'
 import { silentLogger, type Logger } from '../protocol/logger.ts'
 import type { MessageCodec } from '../protocol/schema.ts'
+import { SlotMap } from '../protocol/slot-map.ts'
 import { OutboundBuffer } from './outbound-buffer.ts'
 
 /** Frames read and written, shared by the connections of one server (KiteQ's read/write counts). */
@@ -84,7 +85,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   readonly #flushThresholdBytes: number
   readonly #maxQueuedBytes: number
   readonly #requestTimeoutMs: number
-  readonly #pending = new Map<number, Pending>()
+  /** A SlotMap, not a Map: see protocol/slot-map.ts (one entry per request, each holding its whole reply chain). */
+  readonly #pending = new SlotMap<number, Pending>()
   readonly #traffic: TrafficCounters | undefined
   #onFrame: FrameHandler = () => {}
   readonly #out = new OutboundBuffer()

@@ -18,6 +18,7 @@ import { createPacketDispatcher } from '../handler/packet.ts'
 import { checkBackTransaction } from '../handler/tx-check.ts'
 import { ErrorCodes, KiteQError } from '../protocol/errors.ts'
 import { silentLogger, type Logger } from '../protocol/logger.ts'
+import { SlotMap } from '../protocol/slot-map.ts'
 import type { ConnectionOptions } from '../remoting/connection.ts'
 import { listenTcp, type TcpServer } from '../remoting/tcp-server.ts'
 import { BrokerStats } from '../stat/broker-stats.ts'
@@ -106,7 +107,7 @@ export class KiteQServer implements BrokerContext {
   readonly #deliveryChain: Pipeline<DeliveryContext>
   readonly #targets = new Map<string, DeliveryTarget>()
   /** Messages being delivered (or handled by the scheduler) now, with the work's completion. */
-  readonly #inFlight = new Map<string, Promise<unknown>>()
+  readonly #inFlight = new SlotMap<string, Promise<unknown>>()
   readonly #delivered: RecentDeliveries
   readonly #maxConcurrentDue: number
   /** Fired entries waiting for a slot; consumed from #dueHead (Array.shift is O(n) on big arrays). */

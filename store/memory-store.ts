@@ -8,11 +8,14 @@
  *
  * Live messages are found by topic, then id (two lookups of strings the decoder already holds):
  * a "topic + id" key would be a new string to build and hash on every operation of every message.
+ * Messages come and go at message rate, so they are held in SlotMaps (protocol/slot-map.ts): a plain
+ * Map would keep promoting dead messages to the old generation.
  */
 import {
   StoreError, compareDue, messageKey, redriven, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
   type StatSnapshot, type StoreStats, type StoredBindings, type StoredMessage,
 } from './message-store.ts'
+import { SlotMap } from '../protocol/slot-map.ts'
 
 export interface MemoryStoreOptions {
   /** Live plus dead-letter messages held at most. */
@@ -35,14 +38,14 @@ export class MemoryStore implements MessageStore {
   readonly #maxMessages: number
   readonly #maxBytes: number
   /** Live messages by topic, then id. */
-  readonly #live = new Map<string, Map<string, StoredMessage>>()
+  readonly #live = new Map<string, SlotMap<string, StoredMessage>>()
   #liveCount = 0
   /** Dead letters by messageKey, in the order they died (the order they are listed in). */
   readonly #dead = new Map<string, DeadLetter>()
   /** Topics that have had dead letters: findById probes #dead once per topic instead of walking it. */
   readonly #deadTopics = new Set<string>()
-  /** Live messages by one-minute bucket of nextDeliverAtMs (entries are the live objects: no copy per save). */
-  readonly #buckets = new Map<number, Set<StoredMessage>>()
+  /** Live messages by one-minute bucket of nextDeliverAtMs, then topic, then id (the live objects: no copy per save). */
+  readonly #buckets = new Map<number, Map<string, SlotMap<string, StoredMessage>>>()
   #snapshots: StatSnapshot[] = []
   readonly #bindings = new Map<string, StoredBindings>()
   /** Bounds on the occupied buckets (loose: they only widen until the index empties). */
@@ -60,7 +63,7 @@ export class MemoryStore implements MessageStore {
 
   async save(message: StoredMessage): Promise<void> {
     let topic = this.#live.get(message.topic)
-    if (topic === undefined) this.#live.set(message.topic, (topic = new Map()))
+    if (topic === undefined) this.#live.set(message.topic, (topic = new SlotMap()))
     if (topic.has(message.messageId)) throw new StoreError(`message ${message.messageId} is already stored`)
     if (this.#liveCount + this.#dead.size >= this.#maxMessages) {
       throw new StoreError(`memory store full: ${this.#maxMessages} messages`, { full: true })
@@ -126,10 +129,12 @@ export class MemoryStore implements MessageStore {
     for (let b = first; b <= last; b++) {
       const bucket = this.#buckets.get(b)
       if (bucket === undefined) continue
-      for (const e of bucket.values()) {
-        if (e.nextDeliverAtMs < fromMs || e.nextDeliverAtMs >= toMs) continue
-        if (after !== undefined && compareDue(e, after) <= 0) continue
-        found.push({ topic: e.topic, messageId: e.messageId, nextDeliverAtMs: e.nextDeliverAtMs })
+      for (const topic of bucket.values()) {
+        for (const e of topic.values()) {
+          if (e.nextDeliverAtMs < fromMs || e.nextDeliverAtMs >= toMs) continue
+          if (after !== undefined && compareDue(e, after) <= 0) continue
+          found.push({ topic: e.topic, messageId: e.messageId, nextDeliverAtMs: e.nextDeliverAtMs })
+        }
       }
       // buckets are in time order: once a full page is certain, later buckets cannot displace it
       if (found.length >= limit && b < last) {
@@ -182,7 +187,7 @@ export class MemoryStore implements MessageStore {
     const d = this.#dead.get(key)
     if (d === undefined) return false
     let live = this.#live.get(topic)
-    if (live === undefined) this.#live.set(topic, (live = new Map()))
+    if (live === undefined) this.#live.set(topic, (live = new SlotMap()))
     if (live.has(messageId)) return false
     this.#dead.delete(key)
     this.#bytes -= d.message.body.length
@@ -242,20 +247,24 @@ export class MemoryStore implements MessageStore {
     const b = Math.floor(m.nextDeliverAtMs / BUCKET_MS)
     let bucket = this.#buckets.get(b)
     if (bucket === undefined) {
-      bucket = new Set()
+      bucket = new Map()
       this.#buckets.set(b, bucket)
       if (b < this.#lowestBucket) this.#lowestBucket = b
       if (b > this.#highestBucket) this.#highestBucket = b
     }
-    bucket.add(m)
+    let topic = bucket.get(m.topic)
+    if (topic === undefined) bucket.set(m.topic, (topic = new SlotMap()))
+    topic.set(m.messageId, m)
   }
 
   #unindex(m: StoredMessage): void {
     const b = Math.floor(m.nextDeliverAtMs / BUCKET_MS)
     const bucket = this.#buckets.get(b)
-    if (bucket === undefined) return
-    bucket.delete(m)
-    if (bucket.size === 0) {
+    const topic = bucket?.get(m.topic)
+    if (topic === undefined || !topic.delete(m.messageId)) return
+    if (topic.size > 0) return
+    bucket!.delete(m.topic)
+    if (bucket!.size === 0) {
       this.#buckets.delete(b)
       // #lowestBucket stays a lower bound (dueBetween skips missing buckets); reset when empty
       if (this.#buckets.size === 0) {
@@ -265,7 +274,7 @@ export class MemoryStore implements MessageStore {
     }
   }
 
-  #add(live: Map<string, StoredMessage>, m: StoredMessage): void {
+  #add(live: SlotMap<string, StoredMessage>, m: StoredMessage): void {
     live.set(m.messageId, m)
     this.#liveCount++
     this.#bytes += m.body.length
