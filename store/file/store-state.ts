@@ -12,6 +12,7 @@
  * time index holds about one bucket of the future plus whatever has state of its own.
  */
 import type { Logger } from '../../protocol/logger.ts'
+import { SlotMap } from '../../protocol/slot-map.ts'
 import { StoreError, type StoreStats } from '../message-store.ts'
 import { FarBuckets, type FarEntries } from './far-buckets.ts'
 import { MessageIndex } from './message-index.ts'
@@ -74,7 +75,8 @@ export class StoreState {
   /** Orders hot messages by (nextDeliverAtMs, id); its entries are index handles, not slots. */
   readonly time: TimeIndex
   readonly far: FarBuckets
-  readonly #extras = new Map<number, Extra>()
+  /** By slot; a SlotMap (protocol/slot-map.ts): delayed and retried messages come and go at message rate. */
+  readonly #extras = new SlotMap<number, Extra>()
   /** Insertion order is the order they died in. */
   readonly #dead = new Map<number, { reason: string; deadAtMs: number }>()
   #pendingByTopicId: number[] = []
