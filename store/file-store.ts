@@ -486,8 +486,10 @@ export class FileStore implements MessageStore {
     }
   }
 
-  /** Applies `change` to a live message's state and logs the result; false when not live. */
-  /** Applies `change` to a live message's state and logs it; a change answering false declines (nothing written). */
+  /**
+   * Applies `change` to a live message's state and logs the result; false when not live, or when
+   * the change answers false (declines: nothing is written).
+   */
   #changeState(topic: string, messageId: string, change: (s: MessageState) => false | void): Promise<boolean> {
     return this.#withFound(topic, messageId, (found, state) => {
       if (found === undefined || state.index.isDead(found.slot)) return false

@@ -11,11 +11,11 @@
  * Messages come and go at message rate, so they are held in SlotMaps (protocol/slot-map.ts): a plain
  * Map would keep promoting dead messages to the old generation.
  */
+import { SlotMap } from '../protocol/slot-map.ts'
 import {
   StoreError, compareDue, messageKey, redriven, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
   type StatSnapshot, type StoreStats, type StoredBindings, type StoredMessage,
 } from './message-store.ts'
-import { SlotMap } from '../protocol/slot-map.ts'
 
 export interface MemoryStoreOptions {
   /** Live plus dead-letter messages held at most. */
