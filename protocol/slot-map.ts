@@ -13,6 +13,9 @@
  * Here the Map holds only slot numbers, which pin nothing; the values sit in a plain array whose
  * slot is cleared on delete. Keys are still held by the Map: keep them small (numbers, ids).
  */
+/** Arrays up to this many slots are kept when the map empties (small ones come and go at low load). */
+const KEEP_SLOTS = 1024
+
 export class SlotMap<K, V> {
   readonly #slots = new Map<K, number>()
   readonly #values: (V | undefined)[] = []
@@ -46,6 +49,11 @@ export class SlotMap<K, V> {
     const slot = this.#slots.get(key)
     if (slot === undefined) return false
     this.#slots.delete(key)
+    if (this.#slots.size === 0 && this.#values.length > KEEP_SLOTS) {
+      // empty after a burst: give the arrays back instead of holding their peak size for good
+      this.clear()
+      return true
+    }
     this.#values[slot] = undefined
     this.#free.push(slot)
     return true

@@ -43,3 +43,18 @@ test('the entry being visited may be deleted while iterating, and a cleared slot
   t.is(slots.get(1), undefined)
   t.deepEqual([...slots], [])
 })
+
+test('emptied after a burst, it starts afresh and answers as before', (t) => {
+  const slots = new SlotMap<number, { n: number }>()
+  for (let i = 0; i < 5000; i++) slots.set(i, { n: i })
+  let deleted = 0
+  for (let i = 0; i < 5000; i++) if (slots.delete(i)) deleted++
+  t.is(deleted, 5000)
+  t.is(slots.size, 0)
+  t.deepEqual([...slots], [])
+  slots.set(7, { n: 7 })
+  slots.set(8, { n: 8 })
+  t.is(slots.delete(4), false)
+  t.deepEqual([...slots.keys()], [7, 8])
+  t.deepEqual(slots.get(8), { n: 8 })
+})
