@@ -250,10 +250,13 @@ export class FileStore implements MessageStore {
     })
   }
 
-  async commit(topic: string, messageId: string): Promise<boolean> {
-    return this.#changeState(topic, messageId, (s) => {
-      if (s.commit) return false
-      s.commit = true
+  commit(topic: string, messageId: string): Promise<boolean> {
+    return this.#withFound(topic, messageId, (found, state) => {
+      // judged on the index, like rollback: an already committed message is neither warmed nor written
+      if (found !== undefined && state.index.isCommitted(found.slot)) return false
+      return this.#changeFound(found, state, topic, messageId, (s) => {
+        s.commit = true
+      })
     })
   }
 
@@ -486,20 +489,19 @@ export class FileStore implements MessageStore {
     }
   }
 
-  /**
-   * Applies `change` to a live message's state and logs the result; false when not live, or when
-   * the change answers false (declines: nothing is written).
-   */
-  #changeState(topic: string, messageId: string, change: (s: MessageState) => false | void): Promise<boolean> {
-    return this.#withFound(topic, messageId, (found, state) => {
-      if (found === undefined || state.index.isDead(found.slot)) return false
-      const slot = found.slot
-      // its state is about to live in memory (and in a STATE record): the id and time must too
-      if (found.saved !== undefined) state.warm(slot, messageId, found.saved.nextDeliverAtMs)
-      const s = state.stateOf(slot)
-      if (change(s) === false) return false
-      return this.#writeState(slot, topic, messageId, s).then(done)
-    })
+  /** Applies `change` to a live message's state and logs the result; false when not live. */
+  #changeState(topic: string, messageId: string, change: (s: MessageState) => void): Promise<boolean> {
+    return this.#withFound(topic, messageId, (found, state) => this.#changeFound(found, state, topic, messageId, change))
+  }
+
+  #changeFound(found: Found | undefined, state: StoreState, topic: string, messageId: string, change: (s: MessageState) => void): boolean | Promise<boolean> {
+    if (found === undefined || state.index.isDead(found.slot)) return false
+    const slot = found.slot
+    // its state is about to live in memory (and in a STATE record): the id and time must too
+    if (found.saved !== undefined) state.warm(slot, messageId, found.saved.nextDeliverAtMs)
+    const s = state.stateOf(slot)
+    change(s)
+    return this.#writeState(slot, topic, messageId, s).then(done)
   }
 
   #saveLocationOf(state: StoreState, slot: number): SaveLocation {

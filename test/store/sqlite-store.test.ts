@@ -103,4 +103,3 @@ test('sqlite store: a second store on the same database is refused while the fir
   t.is((await reopened.get(message.topic, message.messageId))?.messageId, message.messageId, 'the next broker opens it once the first is gone')
   await reopened.stop()
 })
-
