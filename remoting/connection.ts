@@ -333,17 +333,24 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#timeoutAt = Infinity
   }
 
-  /** Fails every request past its deadline and re-arms for the earliest one left. */
+  /**
+   * Fails every request past its deadline, earliest deadline first (a timer that fired late finds
+   * several), and re-arms for the earliest one left.
+   */
   readonly #expireRequests = (): void => {
     this.#timeoutTimer = undefined
     this.#timeoutAt = Infinity
     const now = performance.now()
     let earliest = Infinity
+    const expired: [number, Pending][] = []
     for (const [opaque, p] of this.#pending) {
-      if (p.deadline <= now) {
-        this.#pending.delete(opaque)
-        p.reject(new TimeoutError(`${this.label}: no answer to request ${opaque} within ${p.timeoutMs} ms`))
-      } else if (p.deadline < earliest) earliest = p.deadline
+      if (p.deadline <= now) expired.push([opaque, p])
+      else if (p.deadline < earliest) earliest = p.deadline
+    }
+    if (expired.length > 1) expired.sort((x, y) => x[1].deadline - y[1].deadline)
+    for (const [opaque, p] of expired) {
+      this.#pending.delete(opaque)
+      p.reject(new TimeoutError(`${this.label}: no answer to request ${opaque} within ${p.timeoutMs} ms`))
     }
     if (earliest !== Infinity) this.#armTimeouts(earliest)
   }

@@ -237,6 +237,21 @@ test('requests with different timeouts each fail at their own deadline, whatever
   client.close()
 })
 
+test('a timer that fires late fails the overdue requests earliest deadline first', async (t) => {
+  const [a, b] = duplexPair()
+  const client = new Connection(a)
+  new Connection(b) // a peer that never answers
+  const order: number[] = []
+  const requests = [40, 10, 25].map((ms) =>
+    client.requestMessage(Cmd.HEARTBEAT, HeartBeatCodec, { version: ms }, Cmd.HEARTBEAT, ms).catch(() => order.push(ms)))
+  // a stalled event loop: by the time the timer runs, all three deadlines have passed
+  const until = performance.now() + 60
+  while (performance.now() < until) { /* busy */ }
+  await Promise.all(requests)
+  t.deepEqual(order, [10, 25, 40])
+  client.close()
+})
+
 test('frames of every size arrive whole and in order across outbound slab boundaries', async (t) => {
   const [a, b] = duplexPair()
   const sender = new Connection(a, { flushThresholdBytes: 1 << 30 })
