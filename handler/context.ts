@@ -48,6 +48,19 @@ export interface DeliveryTarget {
   deliver(message: StoredMessage): Promise<boolean>
 }
 
+/**
+ * Flow control for scheduled deliveries (server/due-pump.ts): a window of unfinished deliveries per
+ * group, and where a message waits when its group's window is full.
+ */
+export interface DueFlow {
+  /** Takes a place in `groupId`'s window for one delivery of a `topic` message; false when the window is full. */
+  tryTake(topic: string, groupId: string): boolean
+  /** Gives a place back: the round holding it has ended (answered or timed out, and written), or it sent nothing after all. */
+  release(groupId: string): void
+  /** The message is due but its group's window was full: it is read and tried again once there is room. */
+  park(entry: DueEntry, groupId: string): void
+}
+
 export interface BrokerContext {
   readonly settings: HandlerSettings
   readonly store: MessageStore
@@ -56,6 +69,7 @@ export interface BrokerContext {
   readonly clock: Clock
   readonly logger: Logger
   readonly stats: BrokerStats
+  readonly dueFlow: DueFlow
   isServedTopic(topic: string): boolean
   /** The delivery target standing for `groupId`, if that group is not made of connections. */
   targetFor(groupId: string): DeliveryTarget | undefined
@@ -91,6 +105,8 @@ export interface DeliveryContext {
   message: StoredMessage
   /** fly messages: one round, nothing stored, no retries. */
   readonly fly: boolean
+  /** Fired by the scheduler (a delayed message, a retry): its sends go through the group windows. */
+  readonly scheduled: boolean
   /** Groups still to reach this round (set by deliver-pre). */
   routes: readonly import('../binding/exchanger.ts').GroupRoute[]
   /** Answers awaited, one per group sent to (set by deliver-qos). */
@@ -98,6 +114,10 @@ export interface DeliveryContext {
   /** Groups reached this round, or dropped as non-persistent and offline. */
   succeeded: string[]
   failed: string[]
+  /** Groups whose window was full this round (scheduled rounds only): the message waits for room. */
+  parked: string[]
+  /** Groups whose window this round holds a place in, given back when the round has ended. */
+  windowPlaces: string[]
   /** Shortest wait before a group that could not be tried this round (rate limit, offline) can be. */
   deferMs: number
   /** Set by deliver-result: run another round at once (KiteQ's immediate retries). */

@@ -2,7 +2,9 @@
  * Per-group flow control and the sends: each group gets the message once, on one live connection
  * chosen at random among its warmed-up ones, within its watermark. A group that cannot be tried now
  * (limited, busy, warming up, or offline with a persistent binding) is put off without spending a
- * delivery attempt; an offline group with a non-persistent binding is dropped, as KiteQ does.
+ * delivery attempt; an offline group with a non-persistent binding is dropped, as KiteQ does. A
+ * scheduled delivery also needs a place in its group's window (server/due-pump.ts), held until the
+ * round has ended (answer and store write); without one the group is parked for this round.
  */
 import type { Handler } from '../pipe/pipeline.ts'
 import { Cmd } from '../protocol/commands.ts'
@@ -59,11 +61,17 @@ export function createDeliverQosHandler(broker: BrokerContext): Handler<Delivery
         }
         continue
       }
+      if (ctx.scheduled && !broker.dueFlow.tryTake(m.topic, route.groupId)) {
+        ctx.parked.push(route.groupId)
+        continue
+      }
       const wait = route.limiter?.tryTake(now) ?? 0
       if (wait > 0) {
+        if (ctx.scheduled) broker.dueFlow.release(route.groupId)
         ctx.deferMs = Math.min(ctx.deferMs, wait)
         continue
       }
+      if (ctx.scheduled) ctx.windowPlaces.push(route.groupId)
       ctx.sends.push({ groupId: route.groupId, answer: send(broker, picked.session.connection, m) })
     }
     if (ctx.sends.length > 0) {

@@ -1,7 +1,8 @@
 /**
  * Waits for the groups' answers and decides what comes next: all reached → delete; failures →
  * another immediate round while under the immediate-attempt count, else the next attempt is
- * scheduled on the backoff table, until the delivery limit or expiry sends it to dead letters.
+ * scheduled on the backoff table, until the delivery limit or expiry sends it to dead letters;
+ * only full group windows in the way → parked until there is room.
  */
 import type { Handler } from '../pipe/pipeline.ts'
 import type { BrokerContext, DeliveryContext } from './context.ts'
@@ -36,7 +37,7 @@ function settle(broker: BrokerContext, ctx: DeliveryContext, answers: boolean[])
   if (ctx.fly) return undefined
   if (ctx.succeeded.length > 0) m.succGroups = m.succGroups.length === 0 ? ctx.succeeded : [...m.succGroups, ...ctx.succeeded]
   m.failGroups = ctx.failed
-  if (ctx.failed.length === 0 && ctx.deferMs === Infinity) return finishDelivered(broker, ctx)
+  if (ctx.failed.length === 0 && ctx.deferMs === Infinity) return ctx.parked.length === 0 ? finishDelivered(broker, ctx) : parkUntilRoom(broker, ctx)
   const now = broker.clock.now()
   if (m.expiredTime <= Math.floor(now / 1000)) return moveToDeadLetter(broker, m, `expired after ${m.deliverCount} delivery attempts`)
   let nextMs = ctx.deferMs === Infinity ? Infinity : now + ctx.deferMs
@@ -54,4 +55,16 @@ function settle(broker: BrokerContext, ctx: DeliveryContext, answers: boolean[])
   return broker.store.updateDelivery(m.topic, m.messageId, m).then(() => {
     broker.schedule({ topic: m.topic, messageId: m.messageId, nextDeliverAtMs: nextMs })
   })
+}
+
+/**
+ * Some groups' windows were full and nothing else calls for a later attempt: the message stays due
+ * and waits, as its key, until there is room. Its row changes only when this round reached groups.
+ */
+function parkUntilRoom(broker: BrokerContext, ctx: DeliveryContext): Promise<void> | undefined {
+  const m = ctx.message
+  const park = () => broker.dueFlow.park({ topic: m.topic, messageId: m.messageId, nextDeliverAtMs: m.nextDeliverAtMs }, ctx.parked[0])
+  if (ctx.succeeded.length > 0) return broker.store.updateDelivery(m.topic, m.messageId, m).then(park)
+  park()
+  return undefined
 }

@@ -25,6 +25,7 @@ import { BrokerStats } from '../stat/broker-stats.ts'
 import { MemoryStore } from '../store/memory-store.ts'
 import { messageKey, type DeadLetter, type DeadLetterQuery, type DueEntry, type MessageStore, type StoredMessage } from '../store/message-store.ts'
 import { systemClock, type Clock } from './clock.ts'
+import { DuePump, duePumpDefaults } from './due-pump.ts'
 import { windowedRetryPolicy, type RetryPolicy } from './retry-policy.ts'
 import { RecentDeliveries } from './recent-deliveries.ts'
 import { Scheduler, type SchedulerOptions } from './scheduler.ts'
@@ -59,8 +60,10 @@ export interface KiteQServerOptions {
   offlineRetryMs?: number
   /** Broker-wide accept limit in messages per second; 0 = none. */
   acceptPermitsPerSecond?: number
-  /** Scheduler-fired messages handled at once. */
+  /** Scheduler-fired messages between their store read and their sends at once (server/due-pump.ts). */
   maxConcurrentDue?: number
+  /** Scheduled deliveries per consumer group awaiting an answer at most (server/due-pump.ts). */
+  dueGroupWindow?: number
   /** How many fully delivered message ids are remembered to answer "already delivered" (20 B each). */
   deliveredMemory?: number
   scheduler?: Partial<Pick<SchedulerOptions, 'windowMs' | 'loadIntervalMs' | 'pageSize' | 'maxInMemory'>>
@@ -78,7 +81,8 @@ export const serverDefaults = {
   txCheck: { firstDelayMs: 6_000, intervalMs: 30_000, maxChecks: 15 } satisfies TxCheckPolicy,
   offlineRetryMs: 5_000,
   acceptPermitsPerSecond: 0,
-  maxConcurrentDue: 2_000,
+  maxConcurrentDue: duePumpDefaults.maxDispatching,
+  dueGroupWindow: duePumpDefaults.groupWindow,
   deliveredMemory: 500_000,
 } as const
 
@@ -109,11 +113,7 @@ export class KiteQServer implements BrokerContext {
   /** Messages being delivered (or handled by the scheduler) now, with the work's completion. */
   readonly #inFlight = new SlotMap<string, Promise<unknown>>()
   readonly #delivered: RecentDeliveries
-  readonly #maxConcurrentDue: number
-  /** Fired entries waiting for a slot; consumed from #dueHead (Array.shift is O(n) on big arrays). */
-  #dueQueue: DueEntry[] = []
-  #dueHead = 0
-  #activeDue = 0
+  readonly #duePump: DuePump
   #tcp: TcpServer | undefined
   #stopping = false
   /** When this broker (re)started: delayed messages due before it fell due while it was down. */
@@ -128,7 +128,12 @@ export class KiteQServer implements BrokerContext {
     this.store = options.store ?? new MemoryStore()
     this.exchanger = new Exchanger(this.logger)
     this.#delivered = new RecentDeliveries(options.deliveredMemory ?? serverDefaults.deliveredMemory)
-    this.#maxConcurrentDue = options.maxConcurrentDue ?? serverDefaults.maxConcurrentDue
+    this.#duePump = new DuePump({
+      maxDispatching: options.maxConcurrentDue ?? serverDefaults.maxConcurrentDue,
+      groupWindow: options.dueGroupWindow ?? serverDefaults.dueGroupWindow,
+      start: (entry, dispatched) => this.#startDue(entry, dispatched),
+      drained: () => this.#scheduler.drained(),
+    })
     this.settings = {
       deliveryTimeoutMs: options.deliveryTimeoutMs ?? serverDefaults.deliveryTimeoutMs,
       maxDeliverLimit: options.maxDeliverLimit ?? serverDefaults.maxDeliverLimit,
@@ -149,8 +154,8 @@ export class KiteQServer implements BrokerContext {
       store: this.store,
       clock: this.clock,
       logger: this.logger,
-      onDue: (entries) => this.#onDue(entries),
-      backlog: () => this.#dueQueue.length - this.#dueHead + this.#activeDue,
+      onDue: (entries) => this.#duePump.add(entries),
+      backlog: () => this.#duePump.backlog,
     })
     const onError = (err: unknown, ctx: DeliveryContext, stage: string) =>
       this.logger.error({ stage, code: (err as { code?: string }).code, err: (err as Error).message, messageId: ctx.message.messageId }, 'delivery failed')
@@ -172,6 +177,16 @@ export class KiteQServer implements BrokerContext {
   /** Scheduler entries waiting in memory (for stats). */
   get scheduledInMemory(): number {
     return this.#scheduler.inMemory
+  }
+
+  /** Fired messages waiting for room in their group's window (for stats). */
+  get dueParked(): number {
+    return this.#duePump.parked
+  }
+
+  /** The scheduled-delivery flow control (group windows), for the delivery stages. */
+  get dueFlow(): DuePump {
+    return this.#duePump
   }
 
   /** Frames read and written on the broker port (zeros before start). */
@@ -240,8 +255,7 @@ export class KiteQServer implements BrokerContext {
     await this.#options.registry?.close().catch((err: Error) => this.logger.warn({ err: err.message }, 'registry close failed'))
     const accepting = this.#tcp?.stopAccepting()
     this.#scheduler.stop()
-    this.#dueQueue = []
-    this.#dueHead = 0
+    this.#duePump.stop()
     const drainDeadline = new Promise((resolve) => setTimeout(resolve, this.settings.deliveryTimeoutMs + 1000).unref())
     await Promise.race([Promise.allSettled([...this.#inFlight.values()]), drainDeadline])
     this.#tcp?.closeAll()
@@ -321,64 +335,52 @@ export class KiteQServer implements BrokerContext {
    * #inFlight entry is removed when the last round ends (a continuation, so always after deliver()
    * has set it). Plain promise chaining, no async function: this runs for every message.
    */
-  #runDelivery(message: StoredMessage, fly: boolean, inFlightKey?: string): Promise<void> | undefined {
+  #runDelivery(message: StoredMessage, fly: boolean, inFlightKey?: string, dispatched?: () => void): Promise<void> | undefined {
     const ctx: DeliveryContext = {
-      message, fly, routes: [], sends: [], succeeded: [], failed: [], deferMs: Infinity, retryNow: false,
+      message, fly, scheduled: dispatched !== undefined, routes: [], sends: [], succeeded: [], failed: [], parked: [],
+      windowPlaces: [], deferMs: Infinity, retryNow: false,
     }
     const round = this.#deliveryChain.run(ctx)
-    if (round === undefined) return this.#afterRound(ctx, inFlightKey)
-    return round.then(() => this.#afterRound(ctx, inFlightKey))
+    // the sends are out: the due pump's slot is free while the answers are awaited
+    if (dispatched !== undefined && ctx.sends.length > 0) dispatched()
+    if (round === undefined) return this.#afterRound(ctx, inFlightKey, dispatched)
+    return round.then(() => this.#afterRound(ctx, inFlightKey, dispatched))
   }
 
-  #afterRound(ctx: DeliveryContext, inFlightKey: string | undefined): Promise<void> | undefined {
-    if (ctx.retryNow && !this.#stopping) return this.#runDelivery(ctx.message, ctx.fly, inFlightKey)
+  #afterRound(ctx: DeliveryContext, inFlightKey: string | undefined, dispatched: (() => void) | undefined): Promise<void> | undefined {
+    // held through the store write too: a window bounds everything the group's deliveries keep in memory
+    for (const groupId of ctx.windowPlaces) this.#duePump.release(groupId)
+    if (ctx.retryNow && !this.#stopping) return this.#runDelivery(ctx.message, ctx.fly, inFlightKey, dispatched)
     if (inFlightKey !== undefined) this.#inFlight.delete(inFlightKey)
     return undefined
   }
 
-  #onDue(entries: DueEntry[]): void {
-    for (const e of entries) this.#dueQueue.push(e)
-    this.#pumpDue()
-  }
-
-  #pumpDue(): void {
-    while (this.#activeDue < this.#maxConcurrentDue && this.#dueHead < this.#dueQueue.length && !this.#stopping) {
-      const entry = this.#dueQueue[this.#dueHead++]
-      if (this.#dueHead === this.#dueQueue.length) {
-        this.#dueQueue = []
-        this.#dueHead = 0
-      } else if (this.#dueHead >= 65_536 && this.#dueHead * 2 >= this.#dueQueue.length) {
-        this.#dueQueue = this.#dueQueue.slice(this.#dueHead)
-        this.#dueHead = 0
-      }
-      const key = messageKey(entry.topic, entry.messageId)
-      if (this.#inFlight.has(key)) continue
-      this.#activeDue++
-      const done = () => this.#dueDone(key)
-      const work = this.store.get(entry.topic, entry.messageId).then(this.#actOnDue).then(done, (err: Error) => {
-        this.logger.error({ err: err.message, code: (err as KiteQError).code, messageId: entry.messageId }, 'scheduled work failed')
-        done()
-      })
-      this.#inFlight.set(key, work)
+  /** The due pump's start: the work of one fired entry, unless its message is being delivered already. */
+  #startDue(entry: DueEntry, dispatched: () => void): boolean {
+    if (this.#stopping) return false
+    const key = messageKey(entry.topic, entry.messageId)
+    if (this.#inFlight.has(key)) return false
+    const done = () => {
+      this.#inFlight.delete(key)
+      dispatched()
     }
-  }
-
-  #dueDone(key: string): void {
-    this.#inFlight.delete(key)
-    this.#activeDue--
-    this.#scheduler.drained()
-    this.#pumpDue()
+    const work = this.store.get(entry.topic, entry.messageId).then((m) => this.#actOnDue(m, dispatched)).then(done, (err: Error) => {
+      this.logger.error({ err: err.message, code: (err as KiteQError).code, messageId: entry.messageId }, 'scheduled work failed')
+      done()
+    })
+    this.#inFlight.set(key, work)
+    return true
   }
 
   /**
    * A scheduler entry fired and its message was re-read (the entry may be stale): act on it.
    * Promise chains, no async function: a burst of fired messages runs through here.
    */
-  readonly #actOnDue = (message: StoredMessage | undefined): Promise<void> | undefined => {
+  #actOnDue(message: StoredMessage | undefined, dispatched: () => void): Promise<void> | undefined {
     if (message === undefined || message.nextDeliverAtMs > this.clock.now()) return undefined
     if (!message.commit) return checkBackTransaction(this, message)
     if (this.#fellDueWhileDown(message)) return this.#deadLetterOverdue(message)
-    return this.#runDelivery(message, false)
+    return this.#runDelivery(message, false, undefined, dispatched)
   }
 
   #fellDueWhileDown(m: StoredMessage): boolean {

@@ -21,6 +21,8 @@ export interface KiteQStat {
     deliver_go: number | null
     /** KiteQ-TS additions. */
     scheduled_in_memory: number
+    /** Due messages waiting for room in their group's window. */
+    due_parked: number
     uncommitted: number
     dead_letters: number
   }
@@ -57,6 +59,7 @@ export function kiteqStat(broker: ObservedBroker, rates: Rates, store: StoreStat
       accept_limiter: [whole(Math.max(0, rates.receivedPerSecond - rates.throttledPerSecond)), broker.settings.acceptPermitsPerSecond],
       deliver_go: null,
       scheduled_in_memory: broker.scheduledInMemory,
+      due_parked: broker.dueParked,
       uncommitted: store.uncommitted,
       dead_letters: store.deadLetters,
     },

@@ -1,0 +1,70 @@
+import test from 'ava'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { bindDirect } from '../../binding/binding.ts'
+import { randomName, startBroker } from '../helpers/broker.ts'
+import { eventually, startConsumer, startProducer } from '../helpers/clients.ts'
+
+test('a group that stops answering holds back only its own topic: another topic due at the same time is delivered at once', async (t) => {
+  const hungTopic = randomName('hung')
+  const okTopic = randomName('ok')
+  // with one broker-wide budget of 4 held until answered, the hung group would stall both topics for the 8 s timeout
+  const broker = await startBroker({ topics: [hungTopic, okTopic], deliveryTimeoutMs: 8_000, maxConcurrentDue: 4, dueGroupWindow: 4 })
+  const hungGroup = randomName('s-hung')
+  const hung = await startConsumer({
+    address: broker.address, group: hungGroup, bindings: [bindDirect(hungGroup, hungTopic, 'm')],
+    decide: () => new Promise<boolean>(() => {}),
+  })
+  const okGroup = randomName('s-ok')
+  const ok = await startConsumer({ address: broker.address, group: okGroup, bindings: [bindDirect(okGroup, okTopic, 'm')] })
+  const producer = await startProducer(broker.address, randomName('p'), [hungTopic, okTopic])
+
+  const dueAt = Date.now() + 500
+  for (let i = 0; i < 40; i++) {
+    await producer.sendStringMessage({ topic: hungTopic, messageType: 'm', body: `h${i}`, deliverAt: dueAt })
+    await producer.sendStringMessage({ topic: okTopic, messageType: 'm', body: `o${i}`, deliverAt: dueAt })
+  }
+  await ok.waitFor(40, 3_000)
+  t.true(Date.now() - dueAt < 3_000)
+  t.is(new Set(ok.received.map((m) => m.body)).size, 40)
+  t.is(hung.attempts.size, 4, 'the hung group has exactly its window of deliveries outstanding')
+  t.true(broker.server.dueFlow.backlog >= 36, 'the rest of its topic waits in the pump')
+  await Promise.all([hung.client.close(), ok.client.close(), producer.close()])
+  await broker.server.stop()
+})
+
+test('a group with room is not held back by a full one: it gets each message once, the full one later, once', async (t) => {
+  const shared = randomName('shared')
+  const other = randomName('other')
+  const broker = await startBroker({ topics: [shared, other], dueGroupWindow: 2 })
+  const fastGroup = randomName('s-fast')
+  const slowGroup = randomName('s-slow')
+  let slowAnswersFrom = Infinity
+  const fast = await startConsumer({ address: broker.address, group: fastGroup, bindings: [bindDirect(fastGroup, shared, 'm')] })
+  const slow = await startConsumer({
+    address: broker.address, group: slowGroup, bindings: [bindDirect(slowGroup, shared, 'm'), bindDirect(slowGroup, other, 'm')],
+    // a slow consumer: each answer takes a second
+    decide: async () => {
+      await sleep(1_000)
+      slowAnswersFrom = Math.min(slowAnswersFrom, Date.now())
+      return true
+    },
+  })
+  const producer = await startProducer(broker.address, randomName('p'), [shared, other])
+
+  const start = Date.now()
+  // two messages fill the slow group's window first...
+  for (let i = 0; i < 2; i++) await producer.sendStringMessage({ topic: other, messageType: 'm', body: `x${i}`, deliverAt: start + 300 })
+  // ...so these find it full while the fast group has room
+  for (let i = 0; i < 3; i++) await producer.sendStringMessage({ topic: shared, messageType: 'm', body: `s${i}`, deliverAt: start + 500 })
+
+  await fast.waitFor(3, 5_000)
+  await eventually(() => broker.server.dueFlow.parked === 3, 2_000, 'the shared messages parked for the slow group')
+  t.true(Date.now() < slowAnswersFrom, 'the fast group had every shared message before the slow one answered anything')
+  await slow.waitFor(5, 10_000)
+  t.deepEqual(fast.received.map((m) => m.body).sort(), ['s0', 's1', 's2'])
+  t.deepEqual([...fast.attempts.values()], [1, 1, 1], 'parked for the slow group, not sent to the fast one again')
+  t.deepEqual(slow.received.map((m) => m.body).sort(), ['s0', 's1', 's2', 'x0', 'x1'])
+  t.deepEqual([...slow.attempts.values()], [1, 1, 1, 1, 1])
+  await Promise.all([fast.client.close(), slow.client.close(), producer.close()])
+  await broker.server.stop()
+})

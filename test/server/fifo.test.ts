@@ -1,0 +1,25 @@
+import test from 'ava'
+import { Fifo } from '../../server/fifo.ts'
+import { SeededRandom, testSeed } from '../helpers/random.ts'
+
+test('behaves as an array queue over 600 000 seeded pushes and shifts, across its compactions', (t) => {
+  const rng = new SeededRandom(testSeed(7))
+  const random = () => rng.next()
+  const fifo = new Fifo<number>()
+  const model: number[] = []
+  let next = 0
+  for (let step = 0; step < 600_000; step++) {
+    // phases of growth and of draining, so the head passes 65 536 with items still queued
+    const pushing = Math.floor(step / 100_000) % 2 === 0 ? random() < 0.7 : random() < 0.3
+    if (pushing) {
+      fifo.push(next)
+      model.push(next++)
+    } else if (fifo.shift() !== model.shift()) {
+      return t.fail(`differs at step ${step} (seed ${rng.seed})`)
+    }
+    if (fifo.length !== model.length) return t.fail(`length differs at step ${step}`)
+  }
+  t.deepEqual(fifo.drain(), model)
+  t.is(fifo.length, 0)
+  t.is(fifo.shift(), undefined)
+})
