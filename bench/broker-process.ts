@@ -27,7 +27,9 @@ export interface BrokerProcess {
 
 export async function startBrokerProcess(db: string, topics: string[]): Promise<BrokerProcess> {
   const prof = [...(process.env.KITEQ_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KITEQ_BENCH_PROF}`] : []), ...(process.env.KITEQ_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])]
-  const child = spawn(process.execPath, [...prof, '--import=tsx', fileURLToPath(import.meta.url), '--db', db, '--topics', topics.join(',')], {
+  // the young generation ./kiteq gives the broker, KITEQ_SEMI_SPACE_MB included
+  const asShipped = `--max-semi-space-size=${process.env.KITEQ_SEMI_SPACE_MB ?? 16}`
+  const child = spawn(process.execPath, [asShipped, ...prof, '--import=tsx', fileURLToPath(import.meta.url), '--db', db, '--topics', topics.join(',')], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   process.on('exit', () => child.kill('SIGKILL')) // never left behind by a failed benchmark
