@@ -333,7 +333,9 @@ export class KiteQServer implements BrokerContext {
   /**
    * Delivery rounds of one message until no immediate retry is asked for. With `inFlightKey`, its
    * #inFlight entry is removed when the last round ends (a continuation, so always after deliver()
-   * has set it). Plain promise chaining, no async function: this runs for every message.
+   * has set it). With `dispatched`, the rounds are the due pump's: their sends take places in the
+   * group windows, and `dispatched` is called once the first sends are out. Plain promise chaining,
+   * no async function: this runs for every message.
    */
   #runDelivery(message: StoredMessage, fly: boolean, inFlightKey?: string, dispatched?: () => void): Promise<void> | undefined {
     const ctx: DeliveryContext = {
