@@ -27,6 +27,13 @@ function fsyncPolicy(url: URL, fallback: FsyncPolicy): FsyncPolicy {
   return raw
 }
 
+function booleanParam(url: URL, name: string, fallback: boolean): boolean {
+  const raw = url.searchParams.get(name)
+  if (raw === null) return fallback
+  if (raw !== 'true' && raw !== 'false') throw new KiteQError(ErrorCodes.CONFIG, `-db: ${name}=${raw} must be true or false`)
+  return raw === 'true'
+}
+
 function positiveInt(url: URL, name: string, fallback: number): number {
   return integerParam(url, name, fallback, 1, 'a positive integer')
 }
@@ -80,6 +87,7 @@ export function openStore(uri: string, _options: OpenStoreOptions = {}): Message
         segmentBytes,
         maxMessages: url.searchParams.has('maxMessages') ? positiveInt(url, 'maxMessages', 0) : 0,
         syncReadBytes: nonNegativeInt(url, 'syncReadBytes', fileStoreDefaults.syncReadBytes),
+        readThread: booleanParam(url, 'readThread', fileStoreDefaults.readThread),
         ...(_options.logger ? { logger: _options.logger } : {}),
       })
     }

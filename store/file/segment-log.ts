@@ -21,6 +21,7 @@
 import fs from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from '../../protocol/logger.ts'
+import { ReadWorker } from './read-worker.ts'
 import { StoreError, type FsyncPolicy } from '../message-store.ts'
 import { FRAME_HEADER_BYTES, checkFrame, type FrameCheck } from './record-codec.ts'
 
@@ -31,6 +32,8 @@ export interface SegmentLogOptions {
   fsyncIntervalMs: number
   /** Records within this many of the newest bytes of the log are read synchronously (see read()). */
   syncReadBytes: number
+  /** Those reads go to a reader thread in batches instead (read-worker.ts). */
+  readThread: boolean
   logger: Logger
   /** Told of every new active segment, before any record is placed in it. */
   onNewSegment: (segment: number) => void
@@ -147,6 +150,10 @@ export class SegmentLog {
   /** Where synchronous reads land before the record is copied out at its own size. */
   readonly #readScratch = Buffer.allocUnsafe(READ_AHEAD_BYTES)
   readonly #syncReadSegments: number
+  /** Started at the first read that wants it. */
+  #reader: ReadWorker | undefined
+  /** The reader thread died: reads are back on the event loop for good (logged once). */
+  #readerBroken = false
 
   constructor(options: SegmentLogOptions) {
     this.#options = options
@@ -215,11 +222,12 @@ export class SegmentLog {
 
   /**
    * Reads and checks the record at (segment, offset). A record in the newest `syncReadBytes` of
-   * the log (counted in whole segments) is read with a synchronous pread: it was written lately, so
-   * it is in the page cache, and such a read costs ~1.5 µs against 7–12 µs of CPU for one through
-   * the thread pool (measured on this 2-core machine). Fired delayed messages and retries mostly
-   * read from there, up to hundreds of thousands a second. Older records go through the thread
-   * pool, so that a read from the disk itself never holds the event loop.
+   * the log (counted in whole segments) was written lately, so it is in the page cache: it is read
+   * with a synchronous pread, ~1.5 µs against 7–12 µs of CPU for one through the libuv thread pool
+   * (measured on this 2-core machine), on the reader thread in batches (`readThread`, the default)
+   * or else on the event loop. Fired delayed messages and retries mostly read from there, up to
+   * hundreds of thousands a second. Older records go through the libuv pool, so that a read from
+   * the disk itself never holds the event loop.
    */
   read(segmentId: number, offset: number): Promise<ReadRecord> {
     const segment = this.#segments.get(segmentId)
@@ -227,6 +235,7 @@ export class SegmentLog {
     if (segment.fd === undefined || segment.writtenEnd <= offset || segment.id <= this.#active.id - this.#syncReadSegments) {
       return this.#readLater(segment, offset)
     }
+    if (this.#options.readThread && !this.#readerBroken && !this.#closed) return this.#readOnThread(segment, offset)
     try {
       return Promise.resolve(this.#readNow(segment, segment.fd, offset))
     } catch (err) {
@@ -248,6 +257,31 @@ export class SegmentLog {
     const buf = Buffer.allocUnsafe(length)
     scratch.copy(buf, 0, 0, length)
     return checked(segment, offset, buf, length)
+  }
+
+  #readOnThread(segment: Segment, offset: number): Promise<ReadRecord> {
+    const reader = (this.#reader ??= new ReadWorker((err) => this.#readerFailed(err)))
+    segment.reads++
+    return reader.read(segment.path, offset, segment.writtenEnd - offset).then(
+      (buf) => checked(segment, offset, buf, buf.length),
+      (err: unknown) => {
+        // the thread is gone: this read, and every later one, happens here instead
+        if (!reader.failed || segment.fd === undefined) throw readError(segment, err)
+        try {
+          return this.#readNow(segment, segment.fd, offset)
+        } catch (again) {
+          throw readError(segment, again)
+        }
+      },
+    ).finally(() => {
+      segment.reads--
+      if (segment.reads === 0) for (const idle of segment.idle.splice(0)) idle()
+    })
+  }
+
+  #readerFailed(err: Error): void {
+    this.#readerBroken = true
+    this.#options.logger.warn({ err: err.message }, 'file store: reader thread failed; reading on the event loop from now on')
   }
 
   async #readLater(segment: Segment, offset: number): Promise<ReadRecord> {
@@ -299,9 +333,11 @@ export class SegmentLog {
     }
     await this.#syncing
     await Promise.all(this.#removals)
+    // reads under way (on the thread too) finish first
+    for (const segment of this.#segments.values()) await readsDone(segment)
+    await this.#reader?.close()
     for (const segment of this.#segments.values()) {
       if (segment.fd === undefined) continue
-      await readsDone(segment)
       try {
         if (segment.dirty && this.#options.fsync !== 'never') await promisified.fdatasync(segment.fd)
         await promisified.close(segment.fd)
@@ -412,6 +448,7 @@ export class SegmentLog {
     await readsDone(segment)
     const fd = segment.fd
     segment.fd = undefined
+    this.#reader?.forget(segment.path)
     try {
       if (fd !== undefined) await promisified.close(fd)
       await promisified.unlink(segment.path)

@@ -490,17 +490,21 @@ test('file URIs: absolute and relative directories, options validated', (t) => {
   t.throws(() => openStore('file://'), { code: 'KITEQ_ERR_CONFIG' } as never)
   t.notThrows(() => openStore('file:///tmp/x?syncReadBytes=0'))
   t.throws(() => openStore('file:///tmp/x?syncReadBytes=-1'), { code: 'KITEQ_ERR_CONFIG' } as never)
+  t.notThrows(() => openStore('file:///tmp/x?readThread=false'))
+  t.throws(() => openStore('file:///tmp/x?readThread=maybe'), { message: /readThread=maybe must be true or false/ })
 })
 
-test('file store: records read synchronously (newest segments) and through the thread pool (older ones) come back whole, small and large', async (t) => {
-  // 4 KiB segments, the newest two read synchronously: most of these records are in older ones
-  const store = await open({ segmentBytes: 4096, syncReadBytes: 8192 })
-  const bodies = [Buffer.alloc(10, 1), Buffer.alloc(700, 2), Buffer.alloc(3000, 3), Buffer.alloc(9000, 4)]
-  const messages = Array.from({ length: 40 }, (_, i) => makeMessage({ body: bodies[i % bodies.length] }))
-  for (const m of messages) await store.save(m)
-  for (const m of messages) t.deepEqual((await store.get(m.topic, m.messageId))?.body, m.body, m.messageId)
-  // the same reads all at once: the synchronous ones settle first, nothing mixes up
-  const all = await Promise.all(messages.map((m) => store.get(m.topic, m.messageId)))
-  t.deepEqual(all.map((m) => m?.body), messages.map((m) => m.body))
-  await cleanup(store)
-})
+for (const readThread of [true, false]) {
+  test(`file store: records read ${readThread ? 'on the reader thread' : 'on the event loop'} (newest segments) and through the thread pool (older ones) come back whole, small and large`, async (t) => {
+    // 4 KiB segments, the newest two read apart from the pool: most of these records are in older ones
+    const store = await open({ segmentBytes: 4096, syncReadBytes: 8192, readThread })
+    const bodies = [Buffer.alloc(10, 1), Buffer.alloc(700, 2), Buffer.alloc(3000, 3), Buffer.alloc(9000, 4)]
+    const messages = Array.from({ length: 40 }, (_, i) => makeMessage({ body: bodies[i % bodies.length] }))
+    for (const m of messages) await store.save(m)
+    for (const m of messages) t.deepEqual((await store.get(m.topic, m.messageId))?.body, m.body, m.messageId)
+    // the same reads all at once: nothing mixes up
+    const all = await Promise.all(messages.map((m) => store.get(m.topic, m.messageId)))
+    t.deepEqual(all.map((m) => m?.body), messages.map((m) => m.body))
+    await cleanup(store)
+  })
+}

@@ -1,0 +1,52 @@
+import test from 'ava'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ReadWorker } from '../../../store/file/read-worker.ts'
+import { FRAME_HEADER_BYTES } from '../../../store/file/record-codec.ts'
+import { SeededRandom, testSeed } from '../../helpers/random.ts'
+
+/** A framed record as the log lays it out: a 4-byte little-endian payload length first. */
+function frame(payload: Buffer): Buffer {
+  const out = Buffer.alloc(FRAME_HEADER_BYTES + payload.length)
+  out.writeUInt32LE(payload.length, 0)
+  payload.copy(out, FRAME_HEADER_BYTES)
+  return out
+}
+
+test('reads asked for in one turn come back whole and in order, small and larger than the first read', async (t) => {
+  const rng = new SeededRandom(testSeed(11))
+  const records = Array.from({ length: 600 }, (_, i) => frame(rng.bytes(i % 50 === 0 ? 9_000 : rng.int(0, 900))))
+  const path = join(mkdtempSync(join(tmpdir(), 'kiteq-reader-')), 'segment.log')
+  writeFileSync(path, Buffer.concat(records))
+  const offsets: number[] = []
+  let at = 0
+  for (const r of records) {
+    offsets.push(at)
+    at += r.length
+  }
+  const failures: Error[] = []
+  const reader = new ReadWorker((err) => failures.push(err))
+  const got = await Promise.all(offsets.map((offset) => reader.read(path, offset, at - offset)))
+  t.is(got.length, records.length)
+  for (let i = 0; i < records.length; i++) if (!got[i].equals(records[i])) return t.fail(`record ${i} differs (seed ${rng.seed})`)
+  const missing = await reader.read(join(path, '..', 'gone.log'), 0, 100).then(() => 'read', (err: Error) => err.message)
+  t.regex(missing, /read failed: ENOENT/)
+  t.true((await reader.read(path, 0, at)).equals(records[0]), 'a failed read does not hurt the next')
+  await reader.close()
+  t.deepEqual(failures, [], 'closing is not a failure')
+  await t.throwsAsync(reader.read(path, 0, at), { message: /stopped/ })
+})
+
+test('a thread that dies fails its reads and says so once', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kiteq-reader-'))
+  const entry = join(dir, 'dies.mjs')
+  writeFileSync(entry, "import { parentPort } from 'node:worker_threads'\nparentPort.once('message', () => process.exit(3))\n")
+  const failures: Error[] = []
+  const reader = new ReadWorker((err) => failures.push(err), new URL(`file://${entry}`))
+  await t.throwsAsync(reader.read(entry, 0, 10), { message: /reader thread exited/ })
+  t.true(reader.failed)
+  await t.throwsAsync(reader.read(entry, 0, 10), { message: /reader thread exited/ })
+  t.is(failures.length, 1)
+  await reader.close()
+})
