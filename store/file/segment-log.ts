@@ -21,8 +21,8 @@
 import fs from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from '../../protocol/logger.ts'
-import { ReadWorker } from './read-worker.ts'
 import { StoreError, type FsyncPolicy } from '../message-store.ts'
+import { ReadWorker } from './read-worker.ts'
 import { FRAME_HEADER_BYTES, checkFrame, type FrameCheck } from './record-codec.ts'
 
 export interface SegmentLogOptions {
