@@ -4,8 +4,10 @@
  * (limited, busy, warming up, or offline with a persistent binding) is put off without spending a
  * delivery attempt; an offline group with a non-persistent binding is dropped, as KiteQ does. A
  * scheduled delivery also needs a place in its group's window (server/due-pump.ts), held until the
- * round has ended (answer and store write); without one the group is parked for this round.
+ * round has ended (answer and store write), for a delivery target (the Kafka bridge) as for
+ * connections; without one the group is parked for this round.
  */
+import type { GroupRoute } from '../binding/exchanger.ts'
 import type { Handler } from '../pipe/pipeline.ts'
 import { Cmd } from '../protocol/commands.ts'
 import { deliverAckStatus, PreencodedMessageCodec } from '../protocol/messages.ts'
@@ -38,6 +40,27 @@ function send(broker: BrokerContext, conn: Connection, m: StoredMessage): Promis
     .then(ackStatus, failedAttempt)
 }
 
+/**
+ * Whether the group may be sent to now: a scheduled round needs a place in its window (parked
+ * without one), and the group's rate limit must allow it (put off otherwise, the place given back).
+ */
+function takeWindowPlace(
+  broker: BrokerContext, ctx: DeliveryContext, groupId: string, now: number, limiter: GroupRoute['limiter'],
+): boolean {
+  if (ctx.scheduled && !broker.dueFlow.tryTake(ctx.message.topic, groupId)) {
+    ctx.parked.push(groupId)
+    return false
+  }
+  const wait = limiter?.tryTake(now) ?? 0
+  if (wait > 0) {
+    if (ctx.scheduled) broker.dueFlow.release(groupId)
+    ctx.deferMs = Math.min(ctx.deferMs, wait)
+    return false
+  }
+  if (ctx.scheduled) ctx.windowPlaces.push(groupId)
+  return true
+}
+
 export function createDeliverQosHandler(broker: BrokerContext): Handler<DeliveryContext> {
   return function deliverQos(ctx) {
     const m = ctx.message
@@ -46,9 +69,12 @@ export function createDeliverQosHandler(broker: BrokerContext): Handler<Delivery
       const target = broker.targetFor(route.groupId)
       if (target !== undefined) {
         const busyMs = target.busyForMs()
-        const wait = busyMs > 0 ? busyMs : route.limiter?.tryTake(now) ?? 0
-        if (wait > 0) ctx.deferMs = Math.min(ctx.deferMs, wait)
-        else ctx.sends.push({ groupId: route.groupId, answer: target.deliver(m).catch(() => false) })
+        if (busyMs > 0) {
+          ctx.deferMs = Math.min(ctx.deferMs, busyMs)
+          continue
+        }
+        if (!takeWindowPlace(broker, ctx, route.groupId, now, route.limiter)) continue
+        ctx.sends.push({ groupId: route.groupId, answer: target.deliver(m).catch(() => false) })
         continue
       }
       const picked = broker.sessions.pick(route.groupId, now)
@@ -61,17 +87,7 @@ export function createDeliverQosHandler(broker: BrokerContext): Handler<Delivery
         }
         continue
       }
-      if (ctx.scheduled && !broker.dueFlow.tryTake(m.topic, route.groupId)) {
-        ctx.parked.push(route.groupId)
-        continue
-      }
-      const wait = route.limiter?.tryTake(now) ?? 0
-      if (wait > 0) {
-        if (ctx.scheduled) broker.dueFlow.release(route.groupId)
-        ctx.deferMs = Math.min(ctx.deferMs, wait)
-        continue
-      }
-      if (ctx.scheduled) ctx.windowPlaces.push(route.groupId)
+      if (!takeWindowPlace(broker, ctx, route.groupId, now, route.limiter)) continue
       ctx.sends.push({ groupId: route.groupId, answer: send(broker, picked.session.connection, m) })
     }
     if (ctx.sends.length > 0) {

@@ -1,6 +1,7 @@
 import test from 'ava'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { bindDirect } from '../../binding/binding.ts'
+import type { StoredMessage } from '../../store/message-store.ts'
 import { randomName, startBroker } from '../helpers/broker.ts'
 import { eventually, startConsumer, startProducer } from '../helpers/clients.ts'
 
@@ -66,5 +67,37 @@ test('a group with room is not held back by a full one: it gets each message onc
   t.deepEqual(slow.received.map((m) => m.body).sort(), ['s0', 's1', 's2', 'x0', 'x1'])
   t.deepEqual([...slow.attempts.values()], [1, 1, 1, 1, 1])
   await Promise.all([fast.client.close(), slow.client.close(), producer.close()])
+  await broker.server.stop()
+})
+
+test('a delivery target (the Kafka bridge) that stops answering gets its window of scheduled deliveries, no more', async (t) => {
+  const stuckTopic = randomName('stuck')
+  const okTopic = randomName('ok')
+  const handed: StoredMessage[] = []
+  const answers: ((ok: boolean) => void)[] = []
+  const stuckTarget = {
+    busyForMs: () => 0,
+    deliver: (m: StoredMessage) => {
+      handed.push(m)
+      return new Promise<boolean>((resolve) => answers.push(resolve))
+    },
+  }
+  const broker = await startBroker({
+    topics: [stuckTopic, okTopic], deliveryTimeoutMs: 8_000, maxConcurrentDue: 4, dueGroupWindow: 4,
+    deliveryTargets: [{ groupId: 'kafka', bindings: [bindDirect('kafka', stuckTopic, 'm')], target: stuckTarget }],
+  })
+  const okGroup = randomName('s-ok')
+  const ok = await startConsumer({ address: broker.address, group: okGroup, bindings: [bindDirect(okGroup, okTopic, 'm')] })
+  const producer = await startProducer(broker.address, randomName('p'), [stuckTopic, okTopic])
+  const dueAt = Date.now() + 500
+  for (let i = 0; i < 20; i++) {
+    await producer.sendStringMessage({ topic: stuckTopic, messageType: 'm', body: `k${i}`, deliverAt: dueAt })
+    await producer.sendStringMessage({ topic: okTopic, messageType: 'm', body: `o${i}`, deliverAt: dueAt })
+  }
+  await ok.waitFor(20, 3_000)
+  t.is(handed.length, 4, 'the target was handed exactly its window')
+  t.true(broker.server.dueFlow.backlog >= 16, 'the rest of its topic waits in the pump')
+  for (const answer of answers) answer(false) // as the bridge's own timeout would
+  await Promise.all([ok.client.close(), producer.close()])
   await broker.server.stop()
 })
