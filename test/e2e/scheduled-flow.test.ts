@@ -5,6 +5,22 @@ import type { StoredMessage } from '../../store/message-store.ts'
 import { randomName, startBroker } from '../helpers/broker.ts'
 import { eventually, startConsumer, startProducer } from '../helpers/clients.ts'
 
+/**
+ * A healthy consumer on `okTopic` and `count` messages on each of `blockedTopic` and `okTopic`, sent
+ * alternately, all due at the same moment (returned).
+ */
+async function okConsumerAndInterleavedSends(address: string, blockedTopic: string, okTopic: string, count: number) {
+  const okGroup = randomName('s-ok')
+  const ok = await startConsumer({ address, group: okGroup, bindings: [bindDirect(okGroup, okTopic, 'm')] })
+  const producer = await startProducer(address, randomName('p'), [blockedTopic, okTopic])
+  const dueAt = Date.now() + 500
+  for (let i = 0; i < count; i++) {
+    await producer.sendStringMessage({ topic: blockedTopic, messageType: 'm', body: `b${i}`, deliverAt: dueAt })
+    await producer.sendStringMessage({ topic: okTopic, messageType: 'm', body: `o${i}`, deliverAt: dueAt })
+  }
+  return { ok, producer, dueAt }
+}
+
 test('a group that stops answering holds back only its own topic: another topic due at the same time is delivered at once', async (t) => {
   const hungTopic = randomName('hung')
   const okTopic = randomName('ok')
@@ -15,15 +31,7 @@ test('a group that stops answering holds back only its own topic: another topic 
     address: broker.address, group: hungGroup, bindings: [bindDirect(hungGroup, hungTopic, 'm')],
     decide: () => new Promise<boolean>(() => {}),
   })
-  const okGroup = randomName('s-ok')
-  const ok = await startConsumer({ address: broker.address, group: okGroup, bindings: [bindDirect(okGroup, okTopic, 'm')] })
-  const producer = await startProducer(broker.address, randomName('p'), [hungTopic, okTopic])
-
-  const dueAt = Date.now() + 500
-  for (let i = 0; i < 40; i++) {
-    await producer.sendStringMessage({ topic: hungTopic, messageType: 'm', body: `h${i}`, deliverAt: dueAt })
-    await producer.sendStringMessage({ topic: okTopic, messageType: 'm', body: `o${i}`, deliverAt: dueAt })
-  }
+  const { ok, producer, dueAt } = await okConsumerAndInterleavedSends(broker.address, hungTopic, okTopic, 40)
   await ok.waitFor(40, 3_000)
   t.true(Date.now() - dueAt < 3_000)
   t.is(new Set(ok.received.map((m) => m.body)).size, 40)
@@ -86,14 +94,7 @@ test('a delivery target (the Kafka bridge) that stops answering gets its window 
     topics: [stuckTopic, okTopic], deliveryTimeoutMs: 8_000, maxConcurrentDue: 4, dueGroupWindow: 4,
     deliveryTargets: [{ groupId: 'kafka', bindings: [bindDirect('kafka', stuckTopic, 'm')], target: stuckTarget }],
   })
-  const okGroup = randomName('s-ok')
-  const ok = await startConsumer({ address: broker.address, group: okGroup, bindings: [bindDirect(okGroup, okTopic, 'm')] })
-  const producer = await startProducer(broker.address, randomName('p'), [stuckTopic, okTopic])
-  const dueAt = Date.now() + 500
-  for (let i = 0; i < 20; i++) {
-    await producer.sendStringMessage({ topic: stuckTopic, messageType: 'm', body: `k${i}`, deliverAt: dueAt })
-    await producer.sendStringMessage({ topic: okTopic, messageType: 'm', body: `o${i}`, deliverAt: dueAt })
-  }
+  const { ok, producer } = await okConsumerAndInterleavedSends(broker.address, stuckTopic, okTopic, 20)
   await ok.waitFor(20, 3_000)
   t.is(handed.length, 4, 'the target was handed exactly its window')
   t.true(broker.server.dueFlow.backlog >= 16, 'the rest of its topic waits in the pump')
