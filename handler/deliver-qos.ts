@@ -44,7 +44,7 @@ function send(broker: BrokerContext, conn: Connection, m: StoredMessage): Promis
  * Whether the group may be sent to now: a scheduled round needs a place in its window (parked
  * without one), and the group's rate limit must allow it (put off otherwise, the place given back).
  */
-function takeWindowPlace(
+function admitSend(
   broker: BrokerContext, ctx: DeliveryContext, groupId: string, now: number, limiter: GroupRoute['limiter'],
 ): boolean {
   if (ctx.scheduled && !broker.dueFlow.tryTake(ctx.message.topic, groupId)) {
@@ -73,7 +73,7 @@ export function createDeliverQosHandler(broker: BrokerContext): Handler<Delivery
           ctx.deferMs = Math.min(ctx.deferMs, busyMs)
           continue
         }
-        if (!takeWindowPlace(broker, ctx, route.groupId, now, route.limiter)) continue
+        if (!admitSend(broker, ctx, route.groupId, now, route.limiter)) continue
         ctx.sends.push({ groupId: route.groupId, answer: target.deliver(m).catch(() => false) })
         continue
       }
@@ -87,7 +87,7 @@ export function createDeliverQosHandler(broker: BrokerContext): Handler<Delivery
         }
         continue
       }
-      if (!takeWindowPlace(broker, ctx, route.groupId, now, route.limiter)) continue
+      if (!admitSend(broker, ctx, route.groupId, now, route.limiter)) continue
       ctx.sends.push({ groupId: route.groupId, answer: send(broker, picked.session.connection, m) })
     }
     if (ctx.sends.length > 0) {

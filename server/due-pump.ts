@@ -61,7 +61,7 @@ interface TopicLane {
 
 interface GroupWindow {
   readonly groupId: string
-  /** Scheduled deliveries sent and not yet answered. */
+  /** Scheduled deliveries sent whose round has not ended (answer and store write). */
   outstanding: number
   /** Fired entries being read and routed that are expected to take a place here. */
   reserved: number
@@ -71,10 +71,10 @@ interface GroupWindow {
   waiting: TopicLane[]
 }
 
-/** A parked entry let back in, with the window it is expected to take a place in. */
-interface Unparked {
+/** An entry to read, with the window it is expected to take a place in (if one is known). */
+interface NextEntry {
   entry: DueEntry
-  window: GroupWindow
+  window: GroupWindow | undefined
 }
 
 export class DuePump implements DueFlow {
@@ -83,7 +83,7 @@ export class DuePump implements DueFlow {
   /** Topic lanes with entries to take, in turn. */
   readonly #turns = new Fifo<TopicLane>()
   /** Parked entries whose group has room again: they go before any topic's. */
-  readonly #unparked = new Fifo<Unparked>()
+  readonly #unparked = new Fifo<NextEntry>()
   readonly #groups = new Map<string, GroupWindow>()
   readonly #lowWater: number
   #queued = 0
@@ -224,7 +224,7 @@ export class DuePump implements DueFlow {
   }
 
   /** The next entry to read, and the window it is expected to take a place in. */
-  #next(): Unparked | { entry: DueEntry; window: GroupWindow | undefined } | undefined {
+  #next(): NextEntry | undefined {
     const unparked = this.#unparked.shift()
     if (unparked !== undefined) return unparked
     for (;;) {

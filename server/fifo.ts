@@ -27,13 +27,6 @@ export class Fifo<T> {
     return item
   }
 
-  /** Takes every item out, oldest first. */
-  drain(): T[] {
-    const items = this.#items.slice(this.#head)
-    this.clear()
-    return items
-  }
-
   clear(): void {
     this.#items = []
     this.#head = 0
