@@ -43,6 +43,7 @@ export const cliDefaults = {
   txCheckMax: serverDefaults.txCheck.maxChecks,
   maxDelaySeconds: serverDefaults.maxDelayMs / 1000,
   dueGroupWindow: serverDefaults.dueGroupWindow,
+  dueTopicQueue: serverDefaults.dueTopicQueue,
   overdueToDeadLetter: '',
   kafka: '',
   kafkaRoutes: '',
@@ -69,6 +70,7 @@ const descriptions: Record<keyof CliOptions, string> = {
   txCheckMax: 'check-backs before an undecided transaction is dead-lettered',
   maxDelaySeconds: 'how far ahead a producer may schedule a message (deliverAt); default one year',
   dueGroupWindow: 'scheduled deliveries (delayed messages, retries) per consumer group unanswered at most; a group that stops answering holds back only its own topics',
+  dueTopicQueue: 'fired scheduled deliveries a topic keeps in memory at most; the rest stay in the store and are re-read as it drains',
   overdueToDeadLetter: 'comma-separated topics whose delayed messages that fell due while the broker was down are dead-lettered on start instead of delivered late',
   kafka: 'Kafka brokers host:port[,host:port] to forward messages to (with -kafkaRoutes)',
   kafkaRoutes: 'KiteQ → Kafka routes, topic[/=type|/~regex]:kafkaTopic[@perSecond][,…]; each Kafka topic is a bound group kafka:<topic> (see kafka/README.md)',
@@ -160,6 +162,7 @@ function validate(raw: Record<string, unknown>): CliOptions {
   if (o.txCheckMax < 1) throw configError(`-txCheckMax must be at least 1, got ${o.txCheckMax}`)
   if (o.maxDelaySeconds <= 0) throw configError(`-maxDelaySeconds must be positive, got ${o.maxDelaySeconds}`)
   if (!Number.isInteger(o.dueGroupWindow) || o.dueGroupWindow < 1) throw configError(`-dueGroupWindow must be a whole number of at least 1, got ${o.dueGroupWindow}`)
+  if (!Number.isInteger(o.dueTopicQueue) || o.dueTopicQueue < 2) throw configError(`-dueTopicQueue must be a whole number of at least 2, got ${o.dueTopicQueue}`)
   if (protectReadsOf(o) && o.adminToken === '') throw configError('-protectReads needs -adminToken: the token is what read-only pages are protected with')
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(o.logLevel)) {
     throw configError(`-logLevel '${o.logLevel}' is not one of trace, debug, info, warn, error, silent`)
@@ -227,6 +230,7 @@ export function createServer(o: CliOptions, logger: Logger, deliveryTargets?: re
     txCheck: { firstDelayMs: o.txCheckFirstSeconds * 1000, intervalMs: o.txCheckIntervalSeconds * 1000, maxChecks: o.txCheckMax },
     maxDelayMs: o.maxDelaySeconds * 1000,
     dueGroupWindow: o.dueGroupWindow,
+    dueTopicQueue: o.dueTopicQueue,
     overdueToDeadLetter: topicList(o.overdueToDeadLetter),
     ...(deliveryTargets ? { deliveryTargets } : {}),
     logger,

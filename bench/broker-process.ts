@@ -1,6 +1,7 @@
 /**
  * A broker in its own process for benchmarks. As a script: `--db URI --topics a,b`; prints
  * {"port":N} on stdout and stops on SIGTERM. `startBrokerProcess` spawns it from a benchmark.
+ * KITEQ_BENCH_SERVER='{"dueGroupWindow":1024}' adds server options (JSON) for tuning runs.
  * Diagnostics from the environment: KITEQ_BENCH_PROF=dir writes a CPU profile there;
  * KITEQ_BENCH_ELD=ms prints every second whose event-loop delay exceeded ms (to stderr);
  * KITEQ_BENCH_GC=1 prints the garbage collector's time per kind every 5 s (to stderr);
@@ -73,6 +74,7 @@ async function runBroker(): Promise<void> {
     bind: '127.0.0.1:0',
     topics: arg('topics', 'bench').split(','),
     store: openStore(arg('db', 'memory://')),
+    ...(JSON.parse(process.env.KITEQ_BENCH_SERVER ?? '{}') as object),
   })
   const { port } = await server.start()
   process.stdout.write(JSON.stringify({ port }) + '\n')

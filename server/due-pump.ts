@@ -17,10 +17,16 @@
  *   at its own pace (a window per delivery timeout), no one else's. A topic bound to several groups
  *   still waits for the slowest: which groups a message goes to is only known once it is read.
  *
+ * - Topic queues (`topicQueueLimit`): a topic keeps at most this many fired entries in memory. The
+ *   rest are let go of (spilled): they are still in the store, and the topic re-reads them from
+ *   there, in time order, as its queue drains. Without this a group that stopped answering would
+ *   pile up its topics' fired entries until the scheduler's memory cap stopped loading for every
+ *   topic. While a topic has spilled entries it spills every new one too, so they come back in order.
+ *
  * Under a burst the window is also what keeps memory short-lived: a fired message is finished
  * within a window's worth of deliveries, so few of them outlive the young generation of the heap.
  */
-import type { DueEntry } from '../store/message-store.ts'
+import { compareDue, type DueEntry } from '../store/message-store.ts'
 import type { DueFlow } from '../handler/context.ts'
 import { Fifo } from './fifo.ts'
 
@@ -35,6 +41,13 @@ export interface DuePumpOptions {
   start: (entry: DueEntry, dispatched: () => void) => boolean
   /** Entries left the pump: a scheduler load that stopped at its capacity may go on. */
   drained: () => void
+  topicQueueLimit: number
+  /**
+   * Reads up to `limit` of `topic`'s entries due by now from the store, in (time, id) order,
+   * strictly after `after`; settles only with entries (it retries failed reads itself), or []
+   * once the broker stops.
+   */
+  reload: (topic: string, after: DueEntry, limit: number) => Promise<DueEntry[]>
 }
 
 /**
@@ -46,7 +59,16 @@ export interface DuePumpOptions {
 export const duePumpDefaults = {
   maxDispatching: 128,
   groupWindow: 512,
+  /** About 2 MB of entries per topic; re-reading them costs a store page per half of it. */
+  topicQueueLimit: 10_000,
 } as const
+
+/**
+ * The cursor just before `entry`: every entry of its time, whatever its id, is after it. A re-read
+ * may so repeat entries of that millisecond still queued; a repeat finds its message in flight or
+ * re-reads it from the store (delivered or not due: nothing to do).
+ */
+const justBefore = (entry: DueEntry): DueEntry => ({ topic: entry.topic, messageId: '', nextDeliverAtMs: entry.nextDeliverAtMs })
 
 /** One topic's fired entries, in fire order. */
 interface TopicLane {
@@ -57,6 +79,10 @@ interface TopicLane {
   blockedBy: GroupWindow | undefined
   /** The window its last scheduled delivery took a place in: the best guess of where its next one goes. */
   lastWindow: GroupWindow | undefined
+  /** Spilled: this topic's entries after this cursor and due by now may be in the store only. */
+  spilledAfter: DueEntry | undefined
+  /** A re-read of spilled entries is under way. */
+  reloading: boolean
 }
 
 interface GroupWindow {
@@ -86,16 +112,21 @@ export class DuePump implements DueFlow {
   readonly #unparked = new Fifo<NextEntry>()
   readonly #groups = new Map<string, GroupWindow>()
   readonly #lowWater: number
+  readonly #reloadMark: number
   #queued = 0
   #parked = 0
+  #spilled = 0
   #dispatching = 0
   #pumping = false
   #stopped = false
 
   constructor(options: DuePumpOptions) {
-    if (!(options.maxDispatching >= 1 && options.groupWindow >= 1)) throw new RangeError('due pump limits must be at least 1')
+    if (!(options.maxDispatching >= 1 && options.groupWindow >= 1 && options.topicQueueLimit >= 2)) {
+      throw new RangeError('due pump limits must be at least 1 (a topic queue at least 2)')
+    }
     this.#options = options
     this.#lowWater = Math.floor((options.groupWindow * 3) / 4)
+    this.#reloadMark = Math.floor(options.topicQueueLimit / 2)
   }
 
   /** Entries waiting here or being dispatched (what the scheduler counts against its memory cap). */
@@ -108,10 +139,19 @@ export class DuePump implements DueFlow {
     return this.#parked + this.#unparked.length
   }
 
+  /** Fired entries let go of so far because their topic's queue was full (they are re-read). */
+  get spilled(): number {
+    return this.#spilled
+  }
+
   add(entries: readonly DueEntry[]): void {
     if (this.#stopped) return
     for (const entry of entries) {
       const lane = this.#lane(entry.topic)
+      if (lane.spilledAfter !== undefined || lane.reloading || lane.entries.length >= this.#options.topicQueueLimit) {
+        this.#spill(lane, entry)
+        continue
+      }
       lane.entries.push(entry)
       this.#queued++
       this.#offerTurn(lane)
@@ -180,10 +220,45 @@ export class DuePump implements DueFlow {
   #lane(topic: string): TopicLane {
     let lane = this.#lanes.get(topic)
     if (lane === undefined) {
-      lane = { entries: new Fifo(), queued: false, blockedBy: undefined, lastWindow: undefined }
+      lane = { entries: new Fifo(), queued: false, blockedBy: undefined, lastWindow: undefined, spilledAfter: undefined, reloading: false }
       this.#lanes.set(topic, lane)
     }
     return lane
+  }
+
+  #spill(lane: TopicLane, entry: DueEntry): void {
+    this.#spilled++
+    const before = justBefore(entry)
+    if (lane.spilledAfter === undefined || compareDue(before, lane.spilledAfter) < 0) lane.spilledAfter = before
+    this.#reloadIfLow(lane)
+  }
+
+  /** Re-reads spilled entries once the topic's queue is down to half (so reads are big and few). */
+  #reloadIfLow(lane: TopicLane): void {
+    if (lane.spilledAfter === undefined || lane.reloading || lane.entries.length > this.#reloadMark || this.#stopped) return
+    const after = lane.spilledAfter
+    const limit = this.#options.topicQueueLimit - lane.entries.length
+    // what spills while this read is under way starts the next one
+    lane.spilledAfter = undefined
+    lane.reloading = true
+    const spilledFrom = (cursor: DueEntry) => {
+      if (lane.spilledAfter === undefined || compareDue(cursor, lane.spilledAfter) < 0) lane.spilledAfter = cursor
+    }
+    this.#options.reload(after.topic, after, limit).then((entries) => {
+      lane.reloading = false
+      if (this.#stopped) return
+      for (const entry of entries) lane.entries.push(entry)
+      this.#queued += entries.length
+      // a full page: there may be more after its last entry
+      if (entries.length >= limit) spilledFrom(entries[entries.length - 1])
+      this.#offerTurn(lane)
+      this.#reloadIfLow(lane)
+      this.#pump()
+    }, () => {
+      // reload retries failed reads itself; should it give up anyway, the next entry in or out tries again
+      lane.reloading = false
+      spilledFrom(after)
+    })
   }
 
   #block(lane: TopicLane, window: GroupWindow): void {
@@ -242,6 +317,7 @@ export class DuePump implements DueFlow {
       if (entry === undefined) continue
       this.#queued--
       this.#offerTurn(lane)
+      this.#reloadIfLow(lane)
       return { entry, window }
     }
   }

@@ -64,6 +64,8 @@ export interface KiteQServerOptions {
   maxConcurrentDue?: number
   /** Scheduled deliveries per consumer group awaiting an answer at most (server/due-pump.ts). */
   dueGroupWindow?: number
+  /** Fired entries a topic keeps in memory at most; the rest are re-read from the store (server/due-pump.ts). */
+  dueTopicQueue?: number
   /** How many fully delivered message ids are remembered to answer "already delivered" (20 B each). */
   deliveredMemory?: number
   scheduler?: Partial<Pick<SchedulerOptions, 'windowMs' | 'loadIntervalMs' | 'pageSize' | 'maxInMemory'>>
@@ -83,6 +85,7 @@ export const serverDefaults = {
   acceptPermitsPerSecond: 0,
   maxConcurrentDue: duePumpDefaults.maxDispatching,
   dueGroupWindow: duePumpDefaults.groupWindow,
+  dueTopicQueue: duePumpDefaults.topicQueueLimit,
   deliveredMemory: 500_000,
 } as const
 
@@ -131,8 +134,10 @@ export class KiteQServer implements BrokerContext {
     this.#duePump = new DuePump({
       maxDispatching: options.maxConcurrentDue ?? serverDefaults.maxConcurrentDue,
       groupWindow: options.dueGroupWindow ?? serverDefaults.dueGroupWindow,
+      topicQueueLimit: options.dueTopicQueue ?? serverDefaults.dueTopicQueue,
       start: (entry, dispatched) => this.#startDue(entry, dispatched),
       drained: () => this.#scheduler.drained(),
+      reload: (topic, after, limit) => this.#scheduler.dueOfTopic(topic, after, limit),
     })
     this.settings = {
       deliveryTimeoutMs: options.deliveryTimeoutMs ?? serverDefaults.deliveryTimeoutMs,
@@ -182,6 +187,11 @@ export class KiteQServer implements BrokerContext {
   /** Fired messages waiting for room in their group's window (for stats). */
   get dueParked(): number {
     return this.#duePump.parked
+  }
+
+  /** Fired messages left in the store because their topic's queue was full, since start (for stats). */
+  get dueSpilled(): number {
+    return this.#duePump.spilled
   }
 
   /** The scheduled-delivery flow control (group windows), for the delivery stages. */

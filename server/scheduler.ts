@@ -76,6 +76,8 @@ export class Scheduler {
   #blockedByCapacity = false
   /** Entries the wheel could not take yet (its cursor lagged): offered again at the next load. */
   #overflow: DueEntry[] = []
+  /** Waits before retrying a failed dueOfTopic read: cancelled (and answered with []) on stop. */
+  readonly #retryWaits = new Map<TimerHandle, () => void>()
 
   constructor(options: SchedulerOptions) {
     this.#store = options.store
@@ -107,6 +109,34 @@ export class Scheduler {
     this.#running = false
     this.#loadTimer?.cancel()
     this.#wheel.stop()
+    for (const [timer, wake] of this.#retryWaits) {
+      timer.cancel()
+      wake()
+    }
+    this.#retryWaits.clear()
+  }
+
+  /**
+   * `topic`'s entries due by now, strictly after `after`, read from the store: what the due pump
+   * let go of when the topic's queue was full. A failed read is logged and tried again a load
+   * interval later; [] once stopped.
+   */
+  async dueOfTopic(topic: string, after: DueEntry, limit: number): Promise<DueEntry[]> {
+    while (this.#running) {
+      try {
+        return await this.#store.dueBetween(after.nextDeliverAtMs, this.#clock.now() + 1, limit, after, topic)
+      } catch (err) {
+        this.#logger.error({ topic, err: (err as Error).message, code: (err as { code?: string }).code }, 'scheduler could not re-read a topic\'s due messages; retrying')
+        await new Promise<void>((resolve) => {
+          const timer = this.#clock.setTimer(() => {
+            this.#retryWaits.delete(timer)
+            resolve()
+          }, this.#loadIntervalMs)
+          this.#retryWaits.set(timer, resolve)
+        })
+      }
+    }
+    return []
   }
 
   /** Tells the scheduler a message's nextDeliverAtMs (already persisted) is `entry.nextDeliverAtMs`. */

@@ -23,6 +23,8 @@ export interface KiteQStat {
     scheduled_in_memory: number
     /** Due messages waiting for room in their group's window. */
     due_parked: number
+    /** Due messages left in the store (re-read later) because their topic's queue was full, since start. */
+    due_spilled: number
     uncommitted: number
     dead_letters: number
   }
@@ -60,6 +62,7 @@ export function kiteqStat(broker: ObservedBroker, rates: Rates, store: StoreStat
       deliver_go: null,
       scheduled_in_memory: broker.scheduledInMemory,
       due_parked: broker.dueParked,
+      due_spilled: broker.dueSpilled,
       uncommitted: store.uncommitted,
       dead_letters: store.deadLetters,
     },

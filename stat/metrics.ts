@@ -158,6 +158,8 @@ export class BrokerMetrics {
     gauge('kiteq_dead_letter_messages', 'Messages in the dead-letter table', [], async () => [[{}, (await sources.storeStats.get()).deadLetters]])
     gauge('kiteq_scheduled_in_memory', 'Scheduler entries waiting in memory (the timing wheel)', [], () => [[{}, broker.scheduledInMemory]])
     gauge('kiteq_due_parked', 'Due messages waiting for room in their consumer group\'s window (-dueGroupWindow)', [], () => [[{}, broker.dueParked]])
+    counter('kiteq_due_spilled_total', 'Due messages left in the store because their topic\'s queue was full (re-read as it drains)', [],
+      () => [[{}, broker.dueSpilled]])
     gauge('kiteq_connections', 'Open client TCP connections', [], () => [[{}, broker.connectionCount]])
     gauge('kiteq_group_connections', 'Authenticated connections, by group', ['group'],
       () => Object.entries(broker.sessions.groups()).map(([group, remotes]) => [{ group }, remotes.length]))

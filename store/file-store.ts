@@ -364,10 +364,10 @@ export class FileStore implements MessageStore {
     })
   }
 
-  async dueBetween(fromMs: number, toMs: number, limit: number, after?: DueEntry): Promise<DueEntry[]> {
+  async dueBetween(fromMs: number, toMs: number, limit: number, after?: DueEntry, topic?: string): Promise<DueEntry[]> {
     for (;;) {
       const { state } = this.#open()
-      const due = state.due(fromMs, toMs, limit, after)
+      const due = state.due(fromMs, toMs, limit, after, topic)
       if (typeof due === 'number') {
         await this.#promote(state, due)
         continue

@@ -122,15 +122,16 @@ export class MemoryStore implements MessageStore {
     return true
   }
 
-  async dueBetween(fromMs: number, toMs: number, limit: number, after?: DueEntry): Promise<DueEntry[]> {
+  async dueBetween(fromMs: number, toMs: number, limit: number, after?: DueEntry, onlyTopic?: string): Promise<DueEntry[]> {
     const found: DueEntry[] = []
     const first = Math.max(Math.floor(fromMs / BUCKET_MS), this.#lowestBucket)
     const last = Math.min(Math.floor((toMs - 1) / BUCKET_MS), this.#highestBucket)
     for (let b = first; b <= last; b++) {
       const bucket = this.#buckets.get(b)
       if (bucket === undefined) continue
-      for (const topic of bucket.values()) {
-        for (const e of topic.values()) {
+      for (const [topic, entries] of bucket) {
+        if (onlyTopic !== undefined && topic !== onlyTopic) continue
+        for (const e of entries.values()) {
           if (e.nextDeliverAtMs < fromMs || e.nextDeliverAtMs >= toMs) continue
           if (after !== undefined && compareDue(e, after) <= 0) continue
           found.push({ topic: e.topic, messageId: e.messageId, nextDeliverAtMs: e.nextDeliverAtMs })

@@ -135,8 +135,11 @@ export interface MessageStore {
   /** Removes a message every group has received (or that was cancelled). */
   delete(topic: string, messageId: string): Promise<boolean>
 
-  /** Live messages whose nextDeliverAtMs lies in [fromMs, toMs), oldest first, after `after`. */
-  dueBetween(fromMs: number, toMs: number, limit: number, after?: DueEntry): Promise<DueEntry[]>
+  /**
+   * Live messages whose nextDeliverAtMs lies in [fromMs, toMs), oldest first, after `after`; only
+   * `topic`'s when given (the scheduler re-reads one topic's due messages it let go of).
+   */
+  dueBetween(fromMs: number, toMs: number, limit: number, after?: DueEntry, topic?: string): Promise<DueEntry[]>
 
   moveToDeadLetter(topic: string, messageId: string, reason: string, atMs: number): Promise<boolean>
   listDeadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]>

@@ -213,17 +213,18 @@ export class MysqlStore implements MessageStore {
     return row.dead_reason === null ? { message } : { message, deadLetter: { reason: row.dead_reason, deadAtMs: row.dead_at_ms! } }
   }
 
-  async dueBetween(fromMs: number, toMs: number, limit: number, after?: DueEntry): Promise<DueEntry[]> {
+  async dueBetween(fromMs: number, toMs: number, limit: number, after?: DueEntry, topic?: string): Promise<DueEntry[]> {
     const from = clampMs(fromMs)
     const to = clampMs(toMs)
     if (limit <= 0 || from >= to) return []
     // without a cursor, (from, '') lets every id at `from` through
     const cursor = after === undefined ? [from, ''] : [clampMs(after.nextDeliverAtMs), after.messageId]
-    const perTable = [this.options.kiteServer, from, to, ...cursor, limit]
+    const perTable = [this.options.kiteServer, from, to, ...cursor, ...(topic === undefined ? [] : [topic]), limit]
     const values: unknown[] = []
     for (let i = 0; i < this.layout.messageTables.length; i++) values.push(...perTable)
     values.push(limit)
-    const rows = await this.#execute<{ topic: string; message_id: string; next_deliver_time: number }>('dueBetween', this.#sql.dueBetween, values)
+    const sql = topic === undefined ? this.#sql.dueBetween : this.#sql.dueOfTopic
+    const rows = await this.#execute<{ topic: string; message_id: string; next_deliver_time: number }>('dueBetween', sql, values)
     return rows.map((r) => ({ topic: r.topic, messageId: r.message_id, nextDeliverAtMs: r.next_deliver_time }))
   }
 

@@ -150,6 +150,10 @@ function prepareStatements(db: Database.Database) {
       WHERE next_deliver_at_ms >= @from AND next_deliver_at_ms < @to
         AND (next_deliver_at_ms > @afterTime OR (next_deliver_at_ms = @afterTime AND message_id > @afterId))
       ORDER BY next_deliver_at_ms, message_id LIMIT @limit`),
+    dueOfTopic: db.prepare(`SELECT topic, message_id, next_deliver_at_ms FROM messages
+      WHERE next_deliver_at_ms >= @from AND next_deliver_at_ms < @to
+        AND (next_deliver_at_ms > @afterTime OR (next_deliver_at_ms = @afterTime AND message_id > @afterId)) AND topic = @topic
+      ORDER BY next_deliver_at_ms, message_id LIMIT @limit`),
     toDead: db.prepare(`INSERT INTO dead_letters (${COLUMNS}, reason, dead_at_ms)
       SELECT ${COLUMNS}, ?, ? FROM messages WHERE topic = ? AND message_id = ?`),
     deadGet: db.prepare(`SELECT ${COLUMNS}, reason, dead_at_ms FROM dead_letters WHERE topic = ? AND message_id = ?`),
@@ -394,9 +398,10 @@ export class SqliteStore implements MessageStore {
     })
   }
 
-  dueBetween(fromMs: number, toMs: number, limit: number, after?: DueEntry): Promise<DueEntry[]> {
+  dueBetween(fromMs: number, toMs: number, limit: number, after?: DueEntry, topic?: string): Promise<DueEntry[]> {
     return this.#read(() => {
-      const rows = this.#s.due.all({
+      const rows = (topic === undefined ? this.#s.due : this.#s.dueOfTopic).all({
+        ...(topic === undefined ? {} : { topic }),
         from: clampTime(fromMs), to: clampTime(toMs), limit,
         afterTime: after === undefined ? -Number.MAX_SAFE_INTEGER : clampTime(after.nextDeliverAtMs),
         afterId: after === undefined ? '' : after.messageId,

@@ -44,6 +44,7 @@ for (const [args, pattern] of [
   [['-topics=a', '-config=/does/not/exist.yaml'], /-config \/does\/not\/exist.yaml cannot be read/],
   [['-topics=a', '-logLevel=loud'], /-logLevel 'loud'/],
   [['-topics=a', '-dueGroupWindow=0'], /-dueGroupWindow must be a whole number of at least 1, got 0/],
+  [['-topics=a', '-dueTopicQueue=1.5'], /-dueTopicQueue must be a whole number of at least 2, got 1.5/],
 ] as const) {
   test(`a bad start-up (${args.join(' ')}) stops with one line saying what is wrong`, (t) => {
     const r = runCli([...args])

@@ -229,6 +229,11 @@ export class MessageIndex {
     return this.#topicNames[this.#topic.get(slot)]
   }
 
+  /** The number `topic` is known by, or undefined when no message of it was ever held. */
+  topicIdNamed(topic: string): number | undefined {
+    return this.#topicIds.get(topic)
+  }
+
   topicIdOf(slot: number): number {
     return this.#topic.get(slot)
   }

@@ -164,15 +164,19 @@ export class StoreState {
   }
 
   /**
-   * Live messages due in [fromMs, toMs), in (time, id) order, after `after`, at most `limit`: their
-   * slots. Or, when the answer needs a far-index bucket made hot first, that bucket's key: the
+   * Live messages due in [fromMs, toMs), in (time, id) order, after `after`, at most `limit`, only
+   * `topic`'s when given: their slots. Or, when the answer needs a far-index bucket made hot first, that bucket's key: the
    * caller promotes it (see beginPromotion) and asks again.
    */
-  due(fromMs: number, toMs: number, limit: number, after?: { nextDeliverAtMs: number; messageId: string }): number[] | number {
+  due(fromMs: number, toMs: number, limit: number, after?: { nextDeliverAtMs: number; messageId: string }, topic?: string): number[] | number {
     if (!(limit > 0) || !(fromMs < toMs)) return []
     const key = this.#firstColdKey(this.far.keyOf(fromMs))
     const coldFromMs = key === undefined ? Infinity : key * this.far.bucketMs
-    const hot = this.time.due(fromMs, Math.min(toMs, coldFromMs), limit, after)
+    const index = this.index
+    const topicId = topic === undefined ? -1 : index.topicIdNamed(topic)
+    if (topicId === undefined) return [] // no message of that topic was ever stored
+    const accept = topicId < 0 ? undefined : (handle: number) => index.topicIdOf(index.slotOf(handle)) === topicId
+    const hot = this.time.due(fromMs, Math.min(toMs, coldFromMs), limit, after, accept)
     // every cold message is at or after coldFromMs: the hot answer is complete before it
     if (toMs <= coldFromMs || hot.length >= limit) return hot.map((h) => this.index.slotOf(h))
     return key!

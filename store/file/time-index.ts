@@ -92,8 +92,11 @@ export class TimeIndex {
     }
   }
 
-  /** Slots with time in [fromMs, toMs), in (time, id) order, strictly after `after`, at most `limit`. */
-  due(fromMs: number, toMs: number, limit: number, after?: DueCursor): number[] {
+  /**
+   * Slots with time in [fromMs, toMs), in (time, id) order, strictly after `after`, at most `limit`;
+   * only those `accept` takes, when given.
+   */
+  due(fromMs: number, toMs: number, limit: number, after?: DueCursor, accept?: (slot: number) => boolean): number[] {
     const out: number[] = []
     if (!(limit > 0) || !(fromMs < toMs)) return out
     const order = this.#order
@@ -117,6 +120,7 @@ export class TimeIndex {
       for (let i = lo; i < b.length; i++) {
         const slot = b.slots[i]
         if (order.timeOf(slot) >= toMs) return out
+        if (accept !== undefined && !accept(slot)) continue
         out.push(slot)
         if (out.length >= limit) return out
       }

@@ -171,6 +171,8 @@ export class MysqlStatements {
   readonly redrive: string[][] = []
   /** Params: kite_server, from, to, cursor time, cursor id, limit — per table — then the overall limit. */
   readonly dueBetween: string
+  /** dueBetween of one topic: its params with the topic after the cursor id. */
+  readonly dueOfTopic: string
   /** Params: topic-or-null, topic-or-null, cursor time, cursor id, limit — per shard — then the overall limit. */
   readonly listDeadLetters: string
   /** Params: kite_server per table. */
@@ -220,13 +222,15 @@ export class MysqlStatements {
       ])
     }
     this.deadAtOf = layout.deadLetterTables.map((t) => `SELECT dead_at_ms FROM ${t} WHERE message_id = ? ORDER BY dead_at_ms LIMIT 1`)
-    this.dueBetween = layout.messageTables
+    const due = (topicFilter: string) => layout.messageTables
       .map((t) =>
         `(SELECT topic, message_id, next_deliver_time FROM ${t.qualified} FORCE INDEX (idx_recover)` +
-        ' WHERE kite_server = ? AND next_deliver_time >= ? AND next_deliver_time < ? AND (next_deliver_time, message_id) > (?, ?)' +
+        ` WHERE kite_server = ? AND next_deliver_time >= ? AND next_deliver_time < ? AND (next_deliver_time, message_id) > (?, ?)${topicFilter}` +
         ' ORDER BY next_deliver_time, message_id LIMIT ?)',
       )
       .join(' UNION ALL ') + ' ORDER BY next_deliver_time, message_id LIMIT ?'
+    this.dueBetween = due('')
+    this.dueOfTopic = due(' AND topic = ?')
     this.listDeadLetters = layout.deadLetterTables
       .map((t) =>
         `(SELECT ${COLUMN_LIST}, dead_reason, dead_at_ms FROM ${t}` +

@@ -102,3 +102,37 @@ test('a delivery target (the Kafka bridge) that stops answering gets its window 
   await Promise.all([ok.client.close(), producer.close()])
   await broker.server.stop()
 })
+
+test('a hung group keeps only its topic queue in memory: the scheduler goes on loading other topics, and all its messages arrive once it answers again', async (t) => {
+  const hungTopic = randomName('hung')
+  const lateTopic = randomName('late')
+  const broker = await startBroker({
+    topics: [hungTopic, lateTopic], deliveryTimeoutMs: 1_500, maxConcurrentDue: 4, dueGroupWindow: 4, dueTopicQueue: 20,
+    retry: { immediateAttempts: 0, delayMs: () => 200 },
+    // a short window makes the loader read every message from the store, under a memory cap the
+    // hung topic alone would fill: before topic queues, the later topic was not loaded for minutes
+    scheduler: { windowMs: 300, loadIntervalMs: 100, maxInMemory: 100 },
+  })
+  let answering = false
+  const hungGroup = randomName('s-hung')
+  const hung = await startConsumer({
+    address: broker.address, group: hungGroup, bindings: [bindDirect(hungGroup, hungTopic, 'm')],
+    decide: () => (answering ? true : new Promise<boolean>(() => {})),
+  })
+  const lateGroup = randomName('s-late')
+  const late = await startConsumer({ address: broker.address, group: lateGroup, bindings: [bindDirect(lateGroup, lateTopic, 'm')] })
+  const producer = await startProducer(broker.address, randomName('p'), [hungTopic, lateTopic])
+  const dueAt = Date.now() + 1_500
+  for (let i = 0; i < 150; i++) await producer.sendStringMessage({ topic: hungTopic, messageType: 'm', body: `h${i}`, deliverAt: dueAt })
+  for (let i = 0; i < 10; i++) await producer.sendStringMessage({ topic: lateTopic, messageType: 'm', body: `l${i}`, deliverAt: dueAt + 1_000 })
+
+  await late.waitFor(10, 6_000)
+  t.true(Date.now() - (dueAt + 1_000) < 1_000, `the later topic was delivered ${Date.now() - dueAt - 1_000} ms after it fell due`)
+  t.true(broker.server.dueFlow.spilled > 0, 'the hung topic spilled')
+  // its queue, and at most one dispatch budget of messages read and parked behind the full window
+  t.true(broker.server.dueFlow.backlog <= 20 + 4 + 4, `in memory: ${broker.server.dueFlow.backlog} of the hung topic's 150`)
+  answering = true
+  await eventually(() => new Set(hung.received.map((m) => m.body)).size === 150, 20_000, 'every message of the hung topic arrived')
+  await Promise.all([hung.client.close(), late.client.close(), producer.close()])
+  await broker.server.stop()
+})

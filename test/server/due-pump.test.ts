@@ -1,15 +1,21 @@
 import test from 'ava'
 import { DuePump } from '../../server/due-pump.ts'
-import type { DueEntry } from '../../store/message-store.ts'
+import { compareDue, type DueEntry } from '../../store/message-store.ts'
 
 const entry = (topic: string, n: number): DueEntry => ({ topic, messageId: `${topic}-${n}`, nextDeliverAtMs: n })
 
-/** A pump whose work is driven by hand: `started` lists what it began, `finish(id)` dispatches it. */
-function harness(options: { maxDispatching: number; groupWindow: number }) {
+/**
+ * A pump whose work is driven by hand: `started` lists what it began, `finish(id)` dispatches it.
+ * `stored` stands for the store's due entries, which re-reads of spilled entries page through.
+ */
+function harness(options: { maxDispatching: number; groupWindow: number; topicQueueLimit?: number }) {
   const started: string[] = []
   const dispatchers = new Map<string, () => void>()
+  const stored: DueEntry[] = []
+  const reloads: { topic: string; after: DueEntry; limit: number }[] = []
   let drained = 0
   const pump = new DuePump({
+    topicQueueLimit: 1000,
     ...options,
     start: (e, dispatched) => {
       started.push(e.messageId)
@@ -17,6 +23,10 @@ function harness(options: { maxDispatching: number; groupWindow: number }) {
       return true
     },
     drained: () => drained++,
+    reload: async (topic, after, limit) => {
+      reloads.push({ topic, after, limit })
+      return stored.filter((e) => e.topic === topic && compareDue(e, after) > 0).sort(compareDue).slice(0, limit)
+    },
   })
   const finish = (id: string) => {
     const dispatched = dispatchers.get(id)
@@ -36,8 +46,11 @@ function harness(options: { maxDispatching: number; groupWindow: number }) {
     const first = route(`${topic}-1`, topic, group)
     return first && !route(`${topic}-2`, topic, group)
   }
-  return { pump, started, finish, route, fillAndPark, drained: () => drained }
+  return { pump, started, finish, route, fillAndPark, stored, reloads, drained: () => drained }
 }
+
+/** Lets settled re-reads be taken in. */
+const reloadsLand = () => new Promise((resolve) => setImmediate(resolve))
 
 test('at most maxDispatching entries are between start and dispatch; each dispatch lets the next in', (t) => {
   const h = harness({ maxDispatching: 3, groupWindow: 100 })
@@ -126,6 +139,59 @@ test('stop drops everything queued and parked', (t) => {
   t.deepEqual(h.started, ['t-1', 't-2'])
 })
 
+test('a topic keeps at most its queue limit in memory; the rest is spilled and other topics still get in', (t) => {
+  const h = harness({ maxDispatching: 1, groupWindow: 100, topicQueueLimit: 4 })
+  const hung = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((n) => entry('hung', n))
+  h.stored.push(...hung)
+  h.pump.add(hung)
+  // hung-1 is being read (its work never dispatches); three wait; six went back to the store
+  t.deepEqual(h.started, ['hung-1'])
+  t.is(h.pump.backlog, 4)
+  t.is(h.pump.spilled, 6)
+  h.pump.add([entry('other', 1)])
+  t.is(h.pump.backlog, 5, 'another topic is not refused room')
+  h.finish('hung-1')
+  h.finish('hung-2')
+  t.deepEqual(h.started, ['hung-1', 'hung-2', 'other-1'], 'topics take turns as before')
+})
+
+test('spilled entries are re-read from the store in time order as the topic drains, later ones after them', async (t) => {
+  const h = harness({ maxDispatching: 1, groupWindow: 100, topicQueueLimit: 4 })
+  const first = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => entry('t', n))
+  h.stored.push(...first)
+  h.pump.add(first)
+  t.is(h.pump.spilled, 4)
+  // while entries are spilled, new ones go to the store too, even with room, so order holds
+  const later = [9, 10].map((n) => entry('t', n))
+  h.stored.push(...later)
+  h.pump.add(later)
+  t.is(h.pump.spilled, 6)
+  for (let i = 0; i < 20 && h.started.length < 10; i++) {
+    h.finish(h.started[h.started.length - 1])
+    await reloadsLand()
+  }
+  t.deepEqual(h.started, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((n) => `t-${n}`))
+  // re-reads start at half the limit, with room for what is missing, from where the spill began
+  t.deepEqual(h.reloads[0], { topic: 't', after: { topic: 't', messageId: '', nextDeliverAtMs: 5 }, limit: 2 })
+  t.true(h.reloads.every((r) => r.limit <= 4))
+})
+
+test('a re-read that returns nothing leaves the topic spilling nothing more', async (t) => {
+  const h = harness({ maxDispatching: 1, groupWindow: 100, topicQueueLimit: 2 })
+  // spilled entries that are gone from the store by the time they are re-read (delivered, cancelled)
+  h.pump.add([1, 2, 3, 4].map((n) => entry('t', n)))
+  h.finish('t-1')
+  await reloadsLand()
+  h.finish('t-2')
+  await reloadsLand()
+  t.deepEqual(h.started, ['t-1', 't-2'])
+  h.pump.add([entry('t', 5)])
+  t.deepEqual(h.started, ['t-1', 't-2', 't-5'], 'a new entry is taken at once again')
+  t.is(h.pump.spilled, 2)
+})
+
 test('limits below one are refused', (t) => {
-  t.throws(() => new DuePump({ maxDispatching: 0, groupWindow: 1, start: () => true, drained: () => {} }), { instanceOf: RangeError })
+  const options = { maxDispatching: 1, groupWindow: 1, topicQueueLimit: 2, start: () => true, drained: () => {}, reload: async () => [] }
+  t.throws(() => new DuePump({ ...options, maxDispatching: 0 }), { instanceOf: RangeError })
+  t.throws(() => new DuePump({ ...options, topicQueueLimit: 1 }), { instanceOf: RangeError })
 })

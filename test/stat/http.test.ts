@@ -238,6 +238,8 @@ test('/metrics: per topic and group counters, gauges, histograms and Kafka count
   t.is(valueOf(samples, 'kiteq_connections'), 2)
   t.is(types.get('kiteq_scheduled_in_memory'), 'gauge')
   t.is(valueOf(samples, 'kiteq_due_parked'), 0)
+  t.is(types.get('kiteq_due_spilled_total'), 'counter')
+  t.is(valueOf(samples, 'kiteq_due_spilled_total'), 0)
   t.is(valueOf(samples, 'kiteq_kafka_forwarded_messages_total', topic), 3)
   t.is(valueOf(samples, 'kiteq_kafka_forward_failures_total', topic), 1)
   t.true(valueOf(samples, 'kiteq_network_received_bytes_total')! > 0)

@@ -171,6 +171,22 @@ export function storeConformance(test: TestFn, options: ConformanceOptions): voi
     await store.stop()
   })
 
+  t_('dueBetween of one topic: only its messages, in order, paged with the cursor', async (t, store) => {
+    // interleaved in time, the other topic's entries falling between, before and after this topic's
+    const messages = [5, 10, 10, 20, 30, 30, 40, 60].map((at, i) => makeMessage({ topic: i % 2 === 0 ? 'alpha' : 'beta', nextDeliverAtMs: at }))
+    for (const m of messages) await store.save(m)
+    const expected = messages
+      .filter((m) => m.topic === 'beta' && m.nextDeliverAtMs < 60)
+      .map((m) => ({ topic: m.topic, messageId: m.messageId, nextDeliverAtMs: m.nextDeliverAtMs }))
+      .sort((a, b) => a.nextDeliverAtMs - b.nextDeliverAtMs || (a.messageId < b.messageId ? -1 : 1))
+    t.is(expected.length, 3)
+    t.deepEqual(await store.dueBetween(0, 60, 100, undefined, 'beta'), expected)
+    t.deepEqual(await store.dueBetween(0, 60, 1, undefined, 'beta'), expected.slice(0, 1), 'the limit counts this topic only')
+    t.deepEqual(await store.dueBetween(0, 60, 100, expected[0], 'beta'), expected.slice(1))
+    t.deepEqual(await store.dueBetween(0, 100, 100, undefined, 'gamma'), [], 'a topic never stored')
+    await store.stop()
+  })
+
   t_('dead letters: moved with a reason, listed in order, found by id, re-driven', async (t, store) => {
     const a = makeMessage({ topic: 'x', deliverCount: 100, failGroups: ['g'] })
     const b = makeMessage({ topic: 'y' })
