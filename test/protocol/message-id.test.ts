@@ -21,3 +21,20 @@ test('hexIdWords: four words, uppercase only when asked', (t) => {
   t.false(hexIdWords('00000001FFFFFFFF0000000a12345678', out, false))
   t.true(hexIdWords('00000001FFFFFFFF0000000a12345678', out, true))
 })
+
+test('hexIdWords: any other character is refused in every position, beyond ASCII too', (t) => {
+  const out = new Uint32Array(4)
+  // up to U+017F: U+0130 and others share their low seven bits with digits
+  for (let c = 0; c < 0x180; c++) {
+    const ch = String.fromCharCode(c)
+    for (const acceptUppercase of [false, true]) {
+      const hex = (acceptUppercase ? /^[0-9a-fA-F]$/ : /^[0-9a-f]$/).test(ch)
+      for (const at of [0, 13, 31]) {
+        const id = 'a'.repeat(at) + ch + 'a'.repeat(31 - at)
+        t.is(hexIdWords(id, out, acceptUppercase), hex, `U+${c.toString(16)} at ${at}, uppercase ${acceptUppercase}`)
+      }
+    }
+  }
+  t.true(hexIdWords('ffffffffffffffffffffffffffffffff', out, false))
+  t.deepEqual([...out], [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff])
+})
