@@ -12,6 +12,7 @@
  * Map would keep promoting dead messages to the old generation.
  */
 import { SlotMap } from '../protocol/slot-map.ts'
+import { DueOrder } from './memory-due-order.ts'
 import {
   StoreError, compareDue, messageKey, redriven, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
   type StatSnapshot, type StoreStats, type StoredBindings, type StoredMessage,
@@ -46,6 +47,8 @@ export class MemoryStore implements MessageStore {
   readonly #deadTopics = new Set<string>()
   /** Live messages by one-minute bucket of nextDeliverAtMs, then topic, then id (the live objects: no copy per save). */
   readonly #buckets = new Map<number, Map<string, SlotMap<string, StoredMessage>>>()
+  /** Each bucket topic's messages in due order, as of its last query (dropped when one is added). */
+  readonly #dueOrders = new WeakMap<SlotMap<string, StoredMessage>, DueOrder>()
   #snapshots: StatSnapshot[] = []
   readonly #bindings = new Map<string, StoredBindings>()
   /** Bounds on the occupied buckets (loose: they only widen until the index empties). */
@@ -131,24 +134,30 @@ export class MemoryStore implements MessageStore {
       if (bucket === undefined) continue
       for (const [topic, entries] of bucket) {
         if (onlyTopic !== undefined && topic !== onlyTopic) continue
-        for (const e of entries.values()) {
-          if (e.nextDeliverAtMs < fromMs || e.nextDeliverAtMs >= toMs) continue
-          if (after !== undefined && compareDue(e, after) <= 0) continue
-          found.push({ topic: e.topic, messageId: e.messageId, nextDeliverAtMs: e.nextDeliverAtMs })
+        // each topic's first `limit` in order: together they hold the bucket's first `limit`
+        const order = this.#dueOrderOf(entries)
+        let taken = 0
+        for (let i = order.start(fromMs, after); i < order.length && taken < limit && order.timeAt(i) < toMs; i++) {
+          const entry = order.entryAt(i)
+          if (entry === undefined) continue
+          found.push(entry)
+          taken++
         }
       }
-      // buckets are in time order: once a full page is certain, later buckets cannot displace it
-      if (found.length >= limit && b < last) {
-        found.sort(compareDue)
-        if (found.length > limit) found.length = limit
-        const lastFound = found[found.length - 1].nextDeliverAtMs
-        if (lastFound < (b + 1) * BUCKET_MS) return found
-      }
+      // buckets are in time order: once a full page is found, later buckets cannot displace it
+      if (found.length >= limit) break
     }
     found.sort(compareDue)
     if (found.length > limit) found.length = limit
     return found
   }
+
+  #dueOrderOf(entries: SlotMap<string, StoredMessage>): DueOrder {
+    let order = this.#dueOrders.get(entries)
+    if (order === undefined) this.#dueOrders.set(entries, (order = new DueOrder(entries)))
+    return order
+  }
+
 
   async moveToDeadLetter(topic: string, messageId: string, reason: string, atMs: number): Promise<boolean> {
     const m = this.#live.get(topic)?.get(messageId)
@@ -256,6 +265,7 @@ export class MemoryStore implements MessageStore {
     let topic = bucket.get(m.topic)
     if (topic === undefined) bucket.set(m.topic, (topic = new SlotMap()))
     topic.set(m.messageId, m)
+    this.#dueOrders.delete(topic)
   }
 
   #unindex(m: StoredMessage): void {
