@@ -70,6 +70,11 @@ export const duePumpDefaults = {
  */
 const justBefore = (entry: DueEntry): DueEntry => ({ topic: entry.topic, messageId: '', nextDeliverAtMs: entry.nextDeliverAtMs })
 
+/** Notes that `lane`'s entries after `cursor` may be in the store only (the earliest such cursor counts). */
+function spilledAfter(lane: TopicLane, cursor: DueEntry): void {
+  if (lane.spilledAfter === undefined || compareDue(cursor, lane.spilledAfter) < 0) lane.spilledAfter = cursor
+}
+
 /** One topic's fired entries, in fire order. */
 interface TopicLane {
   readonly entries: Fifo<DueEntry>
@@ -228,8 +233,7 @@ export class DuePump implements DueFlow {
 
   #spill(lane: TopicLane, entry: DueEntry): void {
     this.#spilled++
-    const before = justBefore(entry)
-    if (lane.spilledAfter === undefined || compareDue(before, lane.spilledAfter) < 0) lane.spilledAfter = before
+    spilledAfter(lane, justBefore(entry))
     this.#reloadIfLow(lane)
   }
 
@@ -241,23 +245,20 @@ export class DuePump implements DueFlow {
     // what spills while this read is under way starts the next one
     lane.spilledAfter = undefined
     lane.reloading = true
-    const spilledFrom = (cursor: DueEntry) => {
-      if (lane.spilledAfter === undefined || compareDue(cursor, lane.spilledAfter) < 0) lane.spilledAfter = cursor
-    }
     this.#options.reload(after.topic, after, limit).then((entries) => {
       lane.reloading = false
       if (this.#stopped) return
       for (const entry of entries) lane.entries.push(entry)
       this.#queued += entries.length
       // a full page: there may be more after its last entry
-      if (entries.length >= limit) spilledFrom(entries[entries.length - 1])
+      if (entries.length >= limit) spilledAfter(lane, entries[entries.length - 1])
       this.#offerTurn(lane)
       this.#reloadIfLow(lane)
       this.#pump()
     }, () => {
       // reload retries failed reads itself; should it give up anyway, the next entry in or out tries again
       lane.reloading = false
-      spilledFrom(after)
+      spilledAfter(lane, after)
     })
   }
 

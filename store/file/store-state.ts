@@ -165,8 +165,8 @@ export class StoreState {
 
   /**
    * Live messages due in [fromMs, toMs), in (time, id) order, after `after`, at most `limit`, only
-   * `topic`'s when given: their slots. Or, when the answer needs a far-index bucket made hot first, that bucket's key: the
-   * caller promotes it (see beginPromotion) and asks again.
+   * `topic`'s when given: their slots. Or, when the answer needs a far-index bucket made hot first,
+   * that bucket's key: the caller promotes it (see beginPromotion) and asks again.
    */
   due(fromMs: number, toMs: number, limit: number, after?: { nextDeliverAtMs: number; messageId: string }, topic?: string): number[] | number {
     if (!(limit > 0) || !(fromMs < toMs)) return []
