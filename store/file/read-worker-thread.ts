@@ -5,11 +5,10 @@
 import fs from 'node:fs'
 import { parentPort } from 'node:worker_threads'
 import type { ReadBatch, ReadBatchResult, ReaderCommand } from './read-worker.ts'
-import { FRAME_HEADER_BYTES } from './record-codec.ts'
+import { readRecordSync } from './record-read.ts'
 
 /** A record's first read: its length prefix tells whether more must be read. */
 const FIRST_READ_BYTES = 4096
-const LENGTH_PREFIX_BYTES = 4
 
 const fds = new Map<string, number>()
 const scratch = Buffer.allocUnsafe(FIRST_READ_BYTES)
@@ -20,18 +19,6 @@ function fdOf(path: string): number {
   return fd
 }
 
-/** The record at `offset` (at most `limit` bytes), as a buffer of its own. */
-function readRecord(path: string, offset: number, limit: number): Buffer {
-  const fd = fdOf(path)
-  const got = fs.readSync(fd, scratch, 0, Math.min(scratch.length, limit), offset)
-  const total = got >= LENGTH_PREFIX_BYTES ? FRAME_HEADER_BYTES + scratch.readUInt32LE(0) : got
-  if (total > got && total <= limit) {
-    const whole = Buffer.allocUnsafe(total)
-    return whole.subarray(0, fs.readSync(fd, whole, 0, total, offset))
-  }
-  return Buffer.from(scratch.subarray(0, Math.min(total, got)))
-}
-
 function readBatch(batch: ReadBatch): ReadBatchResult {
   const records: Buffer[] = []
   const ends = new Uint32Array(batch.offsets.length)
@@ -40,7 +27,7 @@ function readBatch(batch: ReadBatch): ReadBatchResult {
   for (let i = 0; i < batch.offsets.length; i++) {
     let record: Buffer
     try {
-      record = readRecord(batch.paths[i], batch.offsets[i], batch.limits[i])
+      record = readRecordSync(fdOf(batch.paths[i]), scratch, batch.offsets[i], batch.limits[i])
       errors.push(null)
     } catch (err) {
       record = Buffer.alloc(0)

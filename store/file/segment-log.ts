@@ -24,6 +24,7 @@ import type { Logger } from '../../protocol/logger.ts'
 import { StoreError, type FsyncPolicy } from '../message-store.ts'
 import { ReadWorker } from './read-worker.ts'
 import { FRAME_HEADER_BYTES, checkFrame, type FrameCheck } from './record-codec.ts'
+import { readRecordSync } from './record-read.ts'
 
 export interface SegmentLogOptions {
   dir: string
@@ -244,19 +245,8 @@ export class SegmentLog {
   }
 
   #readNow(segment: Segment, fd: number, offset: number): ReadRecord {
-    const available = segment.writtenEnd - offset
-    const scratch = this.#readScratch
-    const got = fs.readSync(fd, scratch, 0, Math.min(scratch.length, available), offset)
-    const total = got >= FRAME_HEADER_BYTES ? FRAME_HEADER_BYTES + scratch.readUInt32LE(0) : got
-    if (total > got && total <= available) {
-      const buf = Buffer.allocUnsafe(total)
-      return checked(segment, offset, buf, fs.readSync(fd, buf, 0, total, offset))
-    }
-    // a copy of just this record: the message decoded from it keeps its buffer alive
-    const length = Math.min(total, got)
-    const buf = Buffer.allocUnsafe(length)
-    scratch.copy(buf, 0, 0, length)
-    return checked(segment, offset, buf, length)
+    const buf = readRecordSync(fd, this.#readScratch, offset, segment.writtenEnd - offset)
+    return checked(segment, offset, buf, buf.length)
   }
 
   #readOnThread(segment: Segment, offset: number): Promise<ReadRecord> {
