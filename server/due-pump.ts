@@ -16,7 +16,6 @@
  *   its next message is read at all. A group that stopped answering thus holds back its own topics
  *   at its own pace (a window per delivery timeout), no one else's. A topic bound to several groups
  *   still waits for the slowest: which groups a message goes to is only known once it is read.
- *
  * - Topic queues (`topicQueueLimit`): a topic keeps at most this many fired entries in memory. The
  *   rest are let go of (spilled): they are still in the store, and the topic re-reads them from
  *   there, in time order, as its queue drains. Without this a group that stopped answering would
@@ -41,6 +40,7 @@ export interface DuePumpOptions {
   start: (entry: DueEntry, dispatched: () => void) => boolean
   /** Entries left the pump: a scheduler load that stopped at its capacity may go on. */
   drained: () => void
+  /** Fired entries a topic keeps in memory at most (see "Topic queues" above). */
   topicQueueLimit: number
   /**
    * Reads up to `limit` of `topic`'s entries due by now from the store, in (time, id) order,

@@ -9,7 +9,7 @@
  * time, stays in it and is skipped: `entryAt` checks it is still there, at the time it was sorted by.
  */
 import type { SlotMap } from '../protocol/slot-map.ts'
-import type { DueEntry, StoredMessage } from './message-store.ts'
+import { compareDue, type DueEntry, type StoredMessage } from './message-store.ts'
 
 export class DueOrder {
   readonly #entries: SlotMap<string, StoredMessage>
@@ -19,8 +19,7 @@ export class DueOrder {
 
   constructor(entries: SlotMap<string, StoredMessage>) {
     this.#entries = entries
-    const messages = [...entries.values()].sort((a, b) =>
-      a.nextDeliverAtMs - b.nextDeliverAtMs || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0))
+    const messages = [...entries.values()].sort(compareDue)
     this.#messages = messages
     this.#times = Float64Array.from(messages, (m) => m.nextDeliverAtMs)
     this.#ids = messages.map((m) => m.messageId)

@@ -158,7 +158,6 @@ export class MemoryStore implements MessageStore {
     return order
   }
 
-
   async moveToDeadLetter(topic: string, messageId: string, reason: string, atMs: number): Promise<boolean> {
     const m = this.#live.get(topic)?.get(messageId)
     if (m === undefined) return false

@@ -135,6 +135,12 @@ function fromRow(r: MessageRow): StoredMessage {
 const clampTime = (ms: number) => Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, ms))
 
 /** Prepared statements, made once per open database. */
+/** The time-index page query, for every topic or (with the filter) one. */
+const dueSql = (topicFilter: string) => `SELECT topic, message_id, next_deliver_at_ms FROM messages
+  WHERE next_deliver_at_ms >= @from AND next_deliver_at_ms < @to
+    AND (next_deliver_at_ms > @afterTime OR (next_deliver_at_ms = @afterTime AND message_id > @afterId))${topicFilter}
+  ORDER BY next_deliver_at_ms, message_id LIMIT @limit`
+
 function prepareStatements(db: Database.Database) {
   const placeholders = COLUMNS.split(',').map(() => '?').join(', ')
   return {
@@ -146,14 +152,8 @@ function prepareStatements(db: Database.Database) {
       succ_groups = @succ_groups, fail_groups = @fail_groups, tx_check_count = @tx_check_count WHERE topic = @topic AND message_id = @message_id`),
     reschedule: db.prepare('UPDATE messages SET deliver_at_ms = ?, next_deliver_at_ms = ? WHERE topic = ? AND message_id = ?'),
     delete: db.prepare('DELETE FROM messages WHERE topic = ? AND message_id = ?'),
-    due: db.prepare(`SELECT topic, message_id, next_deliver_at_ms FROM messages
-      WHERE next_deliver_at_ms >= @from AND next_deliver_at_ms < @to
-        AND (next_deliver_at_ms > @afterTime OR (next_deliver_at_ms = @afterTime AND message_id > @afterId))
-      ORDER BY next_deliver_at_ms, message_id LIMIT @limit`),
-    dueOfTopic: db.prepare(`SELECT topic, message_id, next_deliver_at_ms FROM messages
-      WHERE next_deliver_at_ms >= @from AND next_deliver_at_ms < @to
-        AND (next_deliver_at_ms > @afterTime OR (next_deliver_at_ms = @afterTime AND message_id > @afterId)) AND topic = @topic
-      ORDER BY next_deliver_at_ms, message_id LIMIT @limit`),
+    due: db.prepare(dueSql('')),
+    dueOfTopic: db.prepare(dueSql(' AND topic = @topic')),
     toDead: db.prepare(`INSERT INTO dead_letters (${COLUMNS}, reason, dead_at_ms)
       SELECT ${COLUMNS}, ?, ? FROM messages WHERE topic = ? AND message_id = ?`),
     deadGet: db.prepare(`SELECT ${COLUMNS}, reason, dead_at_ms FROM dead_letters WHERE topic = ? AND message_id = ?`),
