@@ -314,6 +314,11 @@ export class MessageIndex {
       compareNumbers(ids.get(a + 2), ids.get(b + 2)) || compareNumbers(ids.get(a + 3), ids.get(b + 3))
   }
 
+  /** The first 32 bits of a hex id (its order agrees with compareIds), or -1 for a text id. */
+  idPrefix(handle: number): number {
+    return this.#flags.get(this.#handleSlot.get(handle) - 1) & TEXT_ID ? -1 : this.#ids.get(handle * 4)
+  }
+
   compareIdWith(handle: number, messageId: string): number {
     const slot = this.#handleSlot.get(handle) - 1
     if (this.#flags.get(slot) & TEXT_ID || !parseHexId(messageId, scratch)) return compareStrings(this.messageIdOf(slot), messageId)

@@ -100,6 +100,7 @@ export class StoreState {
     this.time = new TimeIndex({
       timeOf: (handle) => index.timeOfHandle(handle),
       compareIds: (a, b) => index.compareIds(a, b),
+      idPrefix: (handle) => index.idPrefix(handle),
       compareIdWith: (handle, id) => index.compareIdWith(handle, id),
     }, TIME_BUCKET_MS)
   }

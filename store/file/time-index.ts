@@ -6,7 +6,11 @@
  * entries due at once costs one sort plus a page per call, not a scan per page.
  *
  * Appends that arrive in order (the common case: saves due "now") keep a bucket sorted; others
- * and removals (which leave a hole) mark it for compaction and sorting at its next query.
+ * mark it for sorting at its next query. A removal leaves a hole, unless it takes the first or last
+ * entry (deliveries mostly do: they go in due order), which moves that end of the bucket instead.
+ * Queries step over holes, and a bucket is compacted only once holes outnumber its entries: doing
+ * it at every query rewrote the position of every entry in the bucket per page, which was 6 % of
+ * the broker's time draining a 500 000-message burst in pages of 5 000.
  */
 import { Int32Column } from './columns.ts'
 import { lowerBound } from './lower-bound.ts'
@@ -14,6 +18,11 @@ import { lowerBound } from './lower-bound.ts'
 export interface TimeOrder {
   timeOf(slot: number): number
   compareIds(a: number, b: number): number
+  /**
+   * A number (0 to 2^32 - 1) whose order agrees with compareIds where two differ: a hex id's
+   * first 32 bits. -1 when the id has none (the bucket is then sorted by compareIds alone).
+   */
+  idPrefix(slot: number): number
   compareIdWith(slot: number, messageId: string): number
 }
 
@@ -24,8 +33,10 @@ export interface DueCursor {
 
 interface Bucket {
   slots: Int32Array
-  /** Entries in use at the front of `slots`, holes (-1) included. */
+  /** Entries are in [first, length) of `slots`, holes (-1) included. */
+  first: number
   length: number
+  /** Holes in [first, length). */
   holes: number
   sorted: boolean
   /** Time of the last entry appended, so an in-order append needs no look at another slot. */
@@ -56,16 +67,19 @@ export class TimeIndex {
     const key = this.#keyOf(timeMs)
     let b = this.#buckets.get(key)
     if (b === undefined) {
-      b = { slots: new Int32Array(16), length: 0, holes: 0, sorted: true, lastTimeMs: -Infinity }
+      b = { slots: new Int32Array(16), first: 0, length: 0, holes: 0, sorted: true, lastTimeMs: -Infinity }
       this.#buckets.set(key, b)
       this.#keys.splice(lowerBound(this.#keys, key), 0, key)
     }
     if (b.length === b.slots.length) {
-      const grown = new Int32Array(b.slots.length * 2)
-      grown.set(b.slots)
-      b.slots = grown
+      if (b.first + b.holes > b.length / 2) this.#compact(b)
+      else {
+        const grown = new Int32Array(b.slots.length * 2)
+        grown.set(b.slots)
+        b.slots = grown
+      }
     }
-    if (b.sorted && b.length > 0 && timeMs <= b.lastTimeMs) {
+    if (b.sorted && b.length > b.first && timeMs <= b.lastTimeMs) {
       const last = b.slots[b.length - 1]
       if (timeMs < b.lastTimeMs || last === HOLE || this.#order.compareIds(last, slot) > 0) b.sorted = false
     }
@@ -80,13 +94,27 @@ export class TimeIndex {
     const key = this.#keyOf(this.#order.timeOf(slot))
     const b = this.#buckets.get(key)
     const at = this.#position.get(slot)
-    if (b === undefined || b.slots[at] !== slot) throw new Error(`time index corrupt: slot ${slot} not at its position`)
-    if (at === b.length - 1) b.length--
-    else {
-      b.slots[at] = HOLE
+    if (b === undefined || at < b.first || at >= b.length || b.slots[at] !== slot) {
+      throw new Error(`time index corrupt: slot ${slot} not at its position`)
+    }
+    const slots = b.slots
+    if (at === b.length - 1) {
+      b.length--
+      while (b.length > b.first && slots[b.length - 1] === HOLE) {
+        b.length--
+        b.holes--
+      }
+    } else if (at === b.first) {
+      b.first++
+      while (b.first < b.length && slots[b.first] === HOLE) {
+        b.first++
+        b.holes--
+      }
+    } else {
+      slots[at] = HOLE
       b.holes++
     }
-    if (b.length === b.holes) {
+    if (b.first === b.length) {
       this.#buckets.delete(key)
       this.#keys.splice(lowerBound(this.#keys, key), 1)
     }
@@ -110,15 +138,20 @@ export class TimeIndex {
     for (let k = lowerBound(this.#keys, this.#keyOf(fromMs)); k < this.#keys.length && this.#keys[k] <= lastKey; k++) {
       const b = this.#buckets.get(this.#keys[k])!
       this.#prepare(b)
-      let lo = 0
+      const slots = b.slots
+      // a binary search that looks at the first entry at or after each midpoint
+      let lo = b.first
       let hi = b.length
       while (lo < hi) {
         const mid = (lo + hi) >>> 1
-        if (before(b.slots[mid])) lo = mid + 1
+        let at = mid
+        while (at < hi && slots[at] === HOLE) at++
+        if (at < hi && before(slots[at])) lo = at + 1
         else hi = mid
       }
       for (let i = lo; i < b.length; i++) {
-        const slot = b.slots[i]
+        const slot = slots[i]
+        if (slot === HOLE) continue
         if (order.timeOf(slot) >= toMs) return out
         if (accept !== undefined && !accept(slot)) continue
         out.push(slot)
@@ -138,21 +171,94 @@ export class TimeIndex {
     return Math.floor(ms / this.#bucketMs)
   }
 
-  /** Compacts holes away and sorts, so the bucket can be binary-searched. */
+  /** Makes the bucket searchable: sorted, and with fewer holes than entries (so steps over them stay short). */
   #prepare(b: Bucket): void {
-    if (b.holes === 0 && b.sorted) return
+    const live = b.length - b.first - b.holes
+    if (b.sorted && b.holes <= live && b.first <= live) return
+    this.#compact(b)
     const slots = b.slots
-    if (b.holes > 0) {
-      let w = 0
-      for (let r = 0; r < b.length; r++) if (slots[r] !== HOLE) slots[w++] = slots[r]
-      b.length = w
-      b.holes = 0
+    if (!b.sorted) {
+      this.#sort(slots.subarray(0, b.length))
+      for (let i = 0; i < b.length; i++) this.#position.set(slots[i], i)
+      b.sorted = true
     }
-    if (!b.sorted) slots.subarray(0, b.length).sort(this.#compare)
-    b.sorted = true
     // a sorted bucket's lastTimeMs must be its latest time for add() to keep it sorted rightly
     b.lastTimeMs = this.#order.timeOf(slots[b.length - 1])
-    for (let i = 0; i < b.length; i++) this.#position.set(slots[i], i)
     if (slots.length > 64 && b.length < slots.length / 4) b.slots = slots.slice(0, b.length * 2)
   }
+
+  /** Moves the bucket's entries to the front of its array, in order, without holes. */
+  #compact(b: Bucket): void {
+    if (b.first === 0 && b.holes === 0) return
+    const slots = b.slots
+    let w = 0
+    for (let r = b.first; r < b.length; r++) {
+      const slot = slots[r]
+      if (slot === HOLE) continue
+      slots[w] = slot
+      this.#position.set(slot, w++)
+    }
+    b.first = 0
+    b.length = w
+    b.holes = 0
+  }
+
+  /**
+   * Sorts entries by (time, id). Calling the comparator n log n times took ~0.4 s for the shuffled
+   * 500 000 entries of a burst; instead each entry becomes one number (its time within the bucket,
+   * the leading bits of its id, and the entry itself) that the engine sorts natively, and only
+   * entries tying on time and those bits, a few, are put in order by the comparator.
+   */
+  #sort(slots: Int32Array): void {
+    const order = this.#order
+    const n = slots.length
+    let minTime = Infinity
+    let maxTime = -Infinity
+    let maxSlot = 0
+    for (let i = 0; i < n; i++) {
+      const slot = slots[i]
+      const t = order.timeOf(slot)
+      if (t < minTime) minTime = t
+      if (t > maxTime) maxTime = t
+      if (slot > maxSlot) maxSlot = slot
+    }
+    const slotBits = bitsFor(maxSlot)
+    const timeBits = bitsFor(maxTime - minTime)
+    // a double holds integers up to 2^53 exactly
+    const prefixBits = Math.min(32, 53 - slotBits - timeBits)
+    if (prefixBits < 0 || !Number.isInteger(minTime) || !Number.isInteger(maxTime)) {
+      slots.sort(this.#compare)
+      return
+    }
+    const slotScale = 2 ** slotBits
+    const prefixScale = 2 ** prefixBits
+    const prefixDrop = 2 ** (32 - prefixBits)
+    const keys = new Float64Array(n)
+    for (let i = 0; i < n; i++) {
+      const slot = slots[i]
+      const prefix = order.idPrefix(slot)
+      if (prefix < 0) {
+        slots.sort(this.#compare)
+        return
+      }
+      keys[i] = ((order.timeOf(slot) - minTime) * prefixScale + Math.floor(prefix / prefixDrop)) * slotScale + slot
+    }
+    keys.sort()
+    for (let i = 0; i < n; i++) slots[i] = keys[i] % slotScale
+    // runs tying on (time, prefix) are in slot order: put them in (time, id) order
+    for (let start = 0; start < n;) {
+      const tie = Math.floor(keys[start] / slotScale)
+      let end = start + 1
+      while (end < n && Math.floor(keys[end] / slotScale) === tie) end++
+      if (end - start > 1) slots.subarray(start, end).sort(this.#compare)
+      start = end
+    }
+  }
+}
+
+/** Bits needed to write the non-negative integer `n`. */
+function bitsFor(n: number): number {
+  let bits = 0
+  while (2 ** bits <= n) bits++
+  return bits
 }
