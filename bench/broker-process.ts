@@ -22,8 +22,16 @@ export interface BrokerProcess {
   rssMb(): number
   /** CPU seconds (user + system, all threads) the broker has used so far. */
   cpuSeconds(): number
+  /** CPU seconds of the broker's main thread (its event loop) so far. */
+  mainThreadCpuSeconds(): number
   /** SIGTERM (SIGKILL 15 s later); resolves once the broker has exited (after writing any profile asked for). */
   stop(): Promise<void>
+}
+
+/** utime + stime of a /proc stat file (fields 14 and 15, in clock ticks of 1/100 s). */
+function cpuSecondsIn(statPath: string): number {
+  const fields = readFileSync(statPath, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 export async function startBrokerProcess(db: string, topics: string[]): Promise<BrokerProcess> {
@@ -47,11 +55,8 @@ export async function startBrokerProcess(db: string, topics: string[]): Promise<
     child,
     address: `127.0.0.1:${port}`,
     rssMb: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024,
-    cpuSeconds: () => {
-      // /proc/<pid>/stat fields 14 and 15 (utime, stime) in clock ticks of 1/100 s
-      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ')
-      return (Number(fields[11]) + Number(fields[12])) / 100
-    },
+    cpuSeconds: () => cpuSecondsIn(`/proc/${child.pid}/stat`),
+    mainThreadCpuSeconds: () => cpuSecondsIn(`/proc/${child.pid}/task/${child.pid}/stat`),
     stop: () => {
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
       child.kill('SIGTERM')

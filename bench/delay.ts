@@ -111,13 +111,16 @@ if (mode === 'lateness') {
   const count = Number(arg('count', '500000'))
   const dueAt = Date.now() + Math.ceil(count / 15) + 3000
   const sendRate = await sendAll(Array.from({ length: count }, () => dueAt + Math.floor(Math.random() * 1000)))
+  // the broker's event loop is what drains the burst: its CPU per message is steadier than wall time on a shared machine
+  let mainCpuAtDue = NaN
+  const atDue = setTimeout(() => (mainCpuAtDue = broker.mainThreadCpuSeconds()), dueAt - Date.now())
   const ok = await waitArrivals(count, dueAt - Date.now() + 120_000)
-  const lastMs = Math.max(...arrivals.slice(-1000)) // lateness of the latest arrivals
+  clearTimeout(atDue)
+  const mainUsPerMessage = ((broker.mainThreadCpuSeconds() - mainCpuAtDue) * 1e6) / count
   const sorted = [...arrivals].sort((a, b) => a - b)
-  console.log('| messages due in one second | send msg/s | all delivered | lateness p50 ms | p99 ms | max ms | broker RSS MB |')
-  console.log('|---|---|---|---|---|---|---|')
-  console.log(`| ${count} | ${formatRate(sendRate)} | ${ok} | ${percentile(sorted, 50)} | ${percentile(sorted, 99)} | ${sorted[sorted.length - 1]} | ${broker.rssMb().toFixed(0)} |`)
-  void lastMs
+  console.log('| messages due in one second | send msg/s | all delivered | lateness p50 ms | p99 ms | max ms | broker main thread µs/msg | broker RSS MB |')
+  console.log('|---|---|---|---|---|---|---|---|')
+  console.log(`| ${count} | ${formatRate(sendRate)} | ${ok} | ${percentile(sorted, 50)} | ${percentile(sorted, 99)} | ${sorted[sorted.length - 1]} | ${mainUsPerMessage.toFixed(1)} | ${broker.rssMb().toFixed(0)} |`)
 }
 await producer.close()
 await consumer.close()
