@@ -9,7 +9,11 @@
  * time, stays in it and is skipped: `entryAt` checks it is still there, at the time it was sorted by.
  */
 import type { SlotMap } from '../protocol/slot-map.ts'
-import { compareDue, type DueEntry, type StoredMessage } from './message-store.ts'
+import { sortDue } from './due-sort.ts'
+import type { DueEntry, StoredMessage } from './message-store.ts'
+
+/** The first two UTF-16 units of an id as one number: its order agrees with the strings' where two differ. */
+const textPrefix = (id: string) => (id.length > 0 ? id.charCodeAt(0) * 0x10000 : 0) + (id.length > 1 ? id.charCodeAt(1) : 0)
 
 export class DueOrder {
   readonly #entries: SlotMap<string, StoredMessage>
@@ -19,10 +23,19 @@ export class DueOrder {
 
   constructor(entries: SlotMap<string, StoredMessage>) {
     this.#entries = entries
-    const messages = [...entries.values()].sort(compareDue)
-    this.#messages = messages
-    this.#times = Float64Array.from(messages, (m) => m.nextDeliverAtMs)
-    this.#ids = messages.map((m) => m.messageId)
+    const unsorted = [...entries.values()]
+    const times = Float64Array.from(unsorted, (m) => m.nextDeliverAtMs)
+    const ids = unsorted.map((m) => m.messageId)
+    const order = Int32Array.from(unsorted, (_, i) => i)
+    sortDue(order, {
+      timeOf: (i) => times[i],
+      idPrefix: (i) => textPrefix(ids[i]),
+      prefixBits: 32,
+      compare: (a, b) => times[a] - times[b] || (ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : 0),
+    })
+    this.#messages = Array.from(order, (i) => unsorted[i])
+    this.#times = Float64Array.from(order, (i) => times[i])
+    this.#ids = Array.from(order, (i) => ids[i])
   }
 
   get length(): number {
