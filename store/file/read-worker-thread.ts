@@ -1,38 +1,48 @@
 /**
  * The file store's reader thread (see read-worker.ts): reads batches of records with pread on its
- * own file descriptors and answers each batch with one transferred buffer.
+ * own file descriptors, checks their frames (length and CRC) and answers each batch with one
+ * transferred buffer.
  */
 import fs from 'node:fs'
 import { parentPort } from 'node:worker_threads'
 import type { ReadBatch, ReadBatchResult, ReaderCommand } from './read-worker.ts'
-import { readRecordSync } from './record-read.ts'
+import { checkFrame } from './record-codec.ts'
+import { corruptRecord, readRecordSync } from './record-read.ts'
 
 /** A record's first read: its length prefix tells whether more must be read. */
 const FIRST_READ_BYTES = 4096
 
-const fds = new Map<string, number>()
+/** Open descriptors by the file numbers the event loop gave their paths. */
+const files = new Map<number, { path: string; fd: number | undefined }>()
 const scratch = Buffer.allocUnsafe(FIRST_READ_BYTES)
 
-function fdOf(path: string): number {
-  let fd = fds.get(path)
-  if (fd === undefined) fds.set(path, (fd = fs.openSync(path, 'r')))
-  return fd
+function fdOf(file: { path: string; fd: number | undefined }): number {
+  return (file.fd ??= fs.openSync(file.path, 'r'))
+}
+
+function readOne(file: number, offset: number, limit: number): { record: Buffer; error: string | null } {
+  const known = files.get(file)
+  if (known === undefined) return { record: Buffer.alloc(0), error: `file store: read failed: no file numbered ${file}` }
+  try {
+    const record = readRecordSync(fdOf(known), scratch, offset, limit)
+    // checked here, off the event loop: the caller trusts the CRC of what comes back
+    const frame = checkFrame(record, 0, record.length)
+    return { record, error: frame.ok ? null : corruptRecord(known.path, offset, frame.reason) }
+  } catch (err) {
+    return { record: Buffer.alloc(0), error: `file store: read failed: ${(err as Error).message}` }
+  }
 }
 
 function readBatch(batch: ReadBatch): ReadBatchResult {
+  const reads = batch.reads
+  const count = reads.length / 3
   const records: Buffer[] = []
-  const ends = new Uint32Array(batch.offsets.length)
+  const ends = new Uint32Array(count)
   const errors: (string | null)[] = []
   let bytes = 0
-  for (let i = 0; i < batch.offsets.length; i++) {
-    let record: Buffer
-    try {
-      record = readRecordSync(fdOf(batch.paths[i]), scratch, batch.offsets[i], batch.limits[i])
-      errors.push(null)
-    } catch (err) {
-      record = Buffer.alloc(0)
-      errors.push((err as Error).message)
-    }
+  for (let i = 0; i < count; i++) {
+    const { record, error } = readOne(reads[i * 3], reads[i * 3 + 1], reads[i * 3 + 2])
+    errors.push(error)
     records.push(record)
     bytes += record.length
     ends[i] = bytes
@@ -51,12 +61,13 @@ parentPort!.on('message', (command: ReaderCommand) => {
       parentPort!.postMessage(result, [result.data])
       break
     }
+    case 'open':
+      files.set(command.file, { path: command.path, fd: undefined })
+      break
     case 'forget': {
-      const fd = fds.get(command.path)
-      if (fd !== undefined) {
-        fds.delete(command.path)
-        fs.closeSync(fd)
-      }
+      const fd = files.get(command.file)?.fd
+      files.delete(command.file)
+      if (fd !== undefined) fs.closeSync(fd)
       break
     }
   }

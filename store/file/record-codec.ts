@@ -379,13 +379,16 @@ export type FrameCheck =
   | { ok: true; type: number; payloadStart: number; end: number }
   | { ok: false; reason: 'incomplete' | 'bad-length' | 'bad-crc' }
 
-/** Validates the frame at `offset` of buf[0, end): length in bounds, CRC matching. */
-export function checkFrame(buf: Buffer, offset: number, end: number): FrameCheck {
+/**
+ * Validates the frame at `offset` of buf[0, end): length in bounds, CRC matching (unless
+ * `crcChecked`: the reader thread checked it already).
+ */
+export function checkFrame(buf: Buffer, offset: number, end: number, crcChecked = false): FrameCheck {
   if (end - offset < FRAME_HEADER_BYTES) return { ok: false, reason: 'incomplete' }
   const length = buf.readUInt32LE(offset)
   if (length < 1 || length > MAX_RECORD_BYTES) return { ok: false, reason: 'bad-length' }
   const bodyStart = offset + FRAME_HEADER_BYTES
   if (end - bodyStart < length) return { ok: false, reason: 'incomplete' }
-  if (crc32(buf, bodyStart, bodyStart + length) !== buf.readUInt32LE(offset + 4)) return { ok: false, reason: 'bad-crc' }
+  if (!crcChecked && crc32(buf, bodyStart, bodyStart + length) !== buf.readUInt32LE(offset + 4)) return { ok: false, reason: 'bad-crc' }
   return { ok: true, type: buf[bodyStart], payloadStart: bodyStart + 1, end: bodyStart + length }
 }

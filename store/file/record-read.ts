@@ -5,6 +5,9 @@
 import fs from 'node:fs'
 import { FRAME_HEADER_BYTES } from './record-codec.ts'
 
+/** What a read says of a record that fails its check, on either thread. */
+export const corruptRecord = (path: string, offset: number, reason: string) => `file store: record at ${path}:${offset} is corrupt (${reason})`
+
 /**
  * The record at `offset` (at most `limit` bytes) as a buffer of its own, checked by nobody yet. One
  * read of `scratch`'s size covers any ordinary message; a longer record's length prefix asks for a
