@@ -15,5 +15,9 @@ export async function moveToDeadLetter(broker: BrokerContext, m: StoredMessage, 
 export function finishDelivered(broker: BrokerContext, ctx: DeliveryContext): Promise<void> | undefined {
   const m = ctx.message
   if (ctx.fly) return undefined
-  return broker.store.delete(m.topic, m.messageId).then(() => broker.markDelivered(m.topic, m.messageId))
+  // delivered to every group now, whether or not the delete is written yet (a cancel waits for this round first)
+  broker.markDelivered(m.topic, m.messageId)
+  return broker.store.delete(m.topic, m.messageId).then(ignore)
 }
+
+const ignore = () => {}

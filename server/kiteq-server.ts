@@ -18,14 +18,14 @@ import { createPacketDispatcher } from '../handler/packet.ts'
 import { checkBackTransaction } from '../handler/tx-check.ts'
 import { ErrorCodes, KiteQError } from '../protocol/errors.ts'
 import { silentLogger, type Logger } from '../protocol/logger.ts'
-import { SlotMap } from '../protocol/slot-map.ts'
 import type { ConnectionOptions } from '../remoting/connection.ts'
 import { listenTcp, type TcpServer } from '../remoting/tcp-server.ts'
 import { BrokerStats } from '../stat/broker-stats.ts'
 import { MemoryStore } from '../store/memory-store.ts'
-import { messageKey, type DeadLetter, type DeadLetterQuery, type DueEntry, type MessageStore, type StoredMessage } from '../store/message-store.ts'
+import { type DeadLetter, type DeadLetterQuery, type DueEntry, type MessageStore, type StoredMessage } from '../store/message-store.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { DuePump, duePumpDefaults } from './due-pump.ts'
+import { InFlight } from './in-flight.ts'
 import { windowedRetryPolicy, type RetryPolicy } from './retry-policy.ts'
 import { RecentDeliveries } from './recent-deliveries.ts'
 import { Scheduler, type SchedulerOptions } from './scheduler.ts'
@@ -114,7 +114,7 @@ export class KiteQServer implements BrokerContext {
   readonly #deliveryChain: Pipeline<DeliveryContext>
   readonly #targets = new Map<string, DeliveryTarget>()
   /** Messages being delivered (or handled by the scheduler) now, with the work's completion. */
-  readonly #inFlight = new SlotMap<string, Promise<unknown>>()
+  readonly #inFlight = new InFlight()
   readonly #delivered: RecentDeliveries
   readonly #duePump: DuePump
   #tcp: TcpServer | undefined
@@ -267,7 +267,7 @@ export class KiteQServer implements BrokerContext {
     this.#scheduler.stop()
     this.#duePump.stop()
     const drainDeadline = new Promise((resolve) => setTimeout(resolve, this.settings.deliveryTimeoutMs + 1000).unref())
-    await Promise.race([Promise.allSettled([...this.#inFlight.values()]), drainDeadline])
+    await Promise.race([Promise.allSettled(this.#inFlight.all()), drainDeadline])
     this.#tcp?.closeAll()
     await accepting
     await this.store.stop()
@@ -315,11 +315,10 @@ export class KiteQServer implements BrokerContext {
   }
 
   deliver(message: StoredMessage, options?: { fly?: boolean }): void {
-    const key = messageKey(message.topic, message.messageId)
-    if (this.#inFlight.has(key) || this.#stopping) return
+    if (this.#inFlight.has(message.topic, message.messageId) || this.#stopping) return
     // undefined: the delivery ended without waiting for anything (no route, say), nothing to track
-    const work = this.#runDelivery(message, options?.fly ?? false, key)
-    if (work !== undefined) this.#inFlight.set(key, work)
+    const work = this.#runDelivery(message, options?.fly ?? false, true)
+    if (work !== undefined) this.#inFlight.set(message.topic, message.messageId, work)
   }
 
   schedule(entry: DueEntry): void {
@@ -335,19 +334,19 @@ export class KiteQServer implements BrokerContext {
   }
 
   async deliverySettled(topic: string, messageId: string): Promise<void> {
-    await this.#inFlight.get(messageKey(topic, messageId))?.catch(() => {})
+    await this.#inFlight.get(topic, messageId)?.catch(() => {})
   }
 
   // ------------------------------------------------------------------------------- internals
 
   /**
-   * Delivery rounds of one message until no immediate retry is asked for. With `inFlightKey`, its
+   * Delivery rounds of one message until no immediate retry is asked for. With `tracked`, its
    * #inFlight entry is removed when the last round ends (a continuation, so always after deliver()
    * has set it). With `dispatched`, the rounds are the due pump's: their sends take places in the
    * group windows, and `dispatched` is called once the first sends are out. Plain promise chaining,
    * no async function: this runs for every message.
    */
-  #runDelivery(message: StoredMessage, fly: boolean, inFlightKey?: string, dispatched?: () => void): Promise<void> | undefined {
+  #runDelivery(message: StoredMessage, fly: boolean, tracked: boolean, dispatched?: () => void): Promise<void> | undefined {
     const ctx: DeliveryContext = {
       message, fly, scheduled: dispatched !== undefined, routes: [], sends: [], succeeded: [], failed: [], parked: [],
       windowPlaces: [], deferMs: Infinity, retryNow: false,
@@ -355,32 +354,32 @@ export class KiteQServer implements BrokerContext {
     const round = this.#deliveryChain.run(ctx)
     // the sends are out: the due pump's slot is free while the answers are awaited
     if (dispatched !== undefined && ctx.sends.length > 0) dispatched()
-    if (round === undefined) return this.#afterRound(ctx, inFlightKey, dispatched)
-    return round.then(() => this.#afterRound(ctx, inFlightKey, dispatched))
+    if (round === undefined) return this.#afterRound(ctx, tracked, dispatched)
+    return round.then(() => this.#afterRound(ctx, tracked, dispatched))
   }
 
-  #afterRound(ctx: DeliveryContext, inFlightKey: string | undefined, dispatched: (() => void) | undefined): Promise<void> | undefined {
+  #afterRound(ctx: DeliveryContext, tracked: boolean, dispatched: (() => void) | undefined): Promise<void> | undefined {
     // held through the store write too: a window bounds everything the group's deliveries keep in memory
     for (const groupId of ctx.windowPlaces) this.#duePump.release(groupId)
-    if (ctx.retryNow && !this.#stopping) return this.#runDelivery(ctx.message, ctx.fly, inFlightKey, dispatched)
-    if (inFlightKey !== undefined) this.#inFlight.delete(inFlightKey)
+    if (ctx.retryNow && !this.#stopping) return this.#runDelivery(ctx.message, ctx.fly, tracked, dispatched)
+    if (tracked) this.#inFlight.delete(ctx.message.topic, ctx.message.messageId)
     return undefined
   }
 
   /** The due pump's start: the work of one fired entry, unless its message is being delivered already. */
   #startDue(entry: DueEntry, dispatched: () => void): boolean {
     if (this.#stopping) return false
-    const key = messageKey(entry.topic, entry.messageId)
-    if (this.#inFlight.has(key)) return false
+    const { topic, messageId } = entry
+    if (this.#inFlight.has(topic, messageId)) return false
     const done = () => {
-      this.#inFlight.delete(key)
+      this.#inFlight.delete(topic, messageId)
       dispatched()
     }
-    const work = this.store.get(entry.topic, entry.messageId).then((m) => this.#actOnDue(m, dispatched)).then(done, (err: Error) => {
-      this.logger.error({ err: err.message, code: (err as KiteQError).code, messageId: entry.messageId }, 'scheduled work failed')
+    const work = this.store.get(topic, messageId).then((m) => this.#actOnDue(m, dispatched)).then(done, (err: Error) => {
+      this.logger.error({ err: err.message, code: (err as KiteQError).code, messageId }, 'scheduled work failed')
       done()
     })
-    this.#inFlight.set(key, work)
+    this.#inFlight.set(topic, messageId, work)
     return true
   }
 
@@ -392,7 +391,7 @@ export class KiteQServer implements BrokerContext {
     if (message === undefined || message.nextDeliverAtMs > this.clock.now()) return undefined
     if (!message.commit) return checkBackTransaction(this, message)
     if (this.#fellDueWhileDown(message)) return this.#deadLetterOverdue(message)
-    return this.#runDelivery(message, false, undefined, dispatched)
+    return this.#runDelivery(message, false, false, dispatched)
   }
 
   #fellDueWhileDown(m: StoredMessage): boolean {

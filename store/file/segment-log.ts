@@ -129,6 +129,12 @@ function readError(segment: Segment, err: unknown): StoreError {
   return err instanceof StoreError ? err : new StoreError(`file store: reading ${segment.path} failed: ${(err as Error).message}`, { cause: err })
 }
 
+/** A read of `segment` is over: whoever waits to close or delete it may go once none is left. */
+function readEnded(segment: Segment): void {
+  segment.reads--
+  if (segment.reads === 0) for (const idle of segment.idle.splice(0)) idle()
+}
+
 function readsDone(segment: Segment): Promise<void> {
   return segment.reads === 0 ? Promise.resolve() : new Promise((resolve) => segment.idle.push(resolve))
 }
@@ -252,22 +258,25 @@ export class SegmentLog {
   #readOnThread(segment: Segment, offset: number): Promise<ReadRecord> {
     const reader = (this.#reader ??= new ReadWorker((err) => this.#readerFailed(err)))
     segment.reads++
+    // no finally(): two more promises for every fired message
     return reader.read(segment.path, offset, segment.writtenEnd - offset).then(
-      // the thread checked the CRC (3 % of the event loop's time draining a burst, done here)
-      (buf) => checked(segment, offset, buf, buf.length, true),
+      (buf) => {
+        readEnded(segment)
+        // the thread checked the CRC (3 % of the event loop's time draining a burst, done here)
+        return checked(segment, offset, buf, buf.length, true)
+      },
       (err: unknown) => {
-        // the thread is gone: this read, and every later one, happens here instead
-        if (!reader.failed || segment.fd === undefined) throw readError(segment, err)
         try {
+          // the thread is gone: this read, and every later one, happens here instead
+          if (!reader.failed || segment.fd === undefined) throw readError(segment, err)
           return this.#readNow(segment, segment.fd, offset)
         } catch (again) {
           throw readError(segment, again)
+        } finally {
+          readEnded(segment)
         }
       },
-    ).finally(() => {
-      segment.reads--
-      if (segment.reads === 0) for (const idle of segment.idle.splice(0)) idle()
-    })
+    )
   }
 
   #readerFailed(err: Error): void {
@@ -294,8 +303,7 @@ export class SegmentLog {
     } catch (err) {
       throw readError(segment, err)
     } finally {
-      segment.reads--
-      if (segment.reads === 0) for (const idle of segment.idle.splice(0)) idle()
+      readEnded(segment)
     }
   }
 
