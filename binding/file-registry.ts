@@ -11,7 +11,7 @@
  * the real group id.
  */
 import { EventEmitter } from 'node:events'
-import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs'
+import { readFileSync, stat, statSync, type Stats } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { ErrorCodes, KiteQError } from '../protocol/errors.ts'
 import { silentLogger, type Logger } from '../protocol/logger.ts'
@@ -101,7 +101,13 @@ export class FileRegistry extends EventEmitter<FileRegistryEvents> implements Bi
   #doc: RegistryDocument
   readonly #logger: Logger
   readonly #pollIntervalMs: number
-  #watching = false
+  #poller: NodeJS.Timeout | undefined
+  /**
+   * The file's (mtime, size) when it was last read, or tried. Each poll compares with this: with
+   * fs.watchFile, which compares with its own first look, a write between the read and that look
+   * was never seen as a change.
+   */
+  #seen = { mtimeMs: -1, size: -1 }
 
   constructor(path: string, options: FileRegistryOptions = {}) {
     super()
@@ -132,9 +138,10 @@ export class FileRegistry extends EventEmitter<FileRegistryEvents> implements Bi
   async updateTopics(): Promise<void> {}
 
   watch(): void {
-    if (this.#watching) return
-    this.#watching = true
-    watchFile(this.path, { interval: this.#pollIntervalMs, persistent: false }, this.#onStat)
+    if (this.#poller !== undefined) return
+    this.#poller = setInterval(() => stat(this.path, this.#onStat), this.#pollIntervalMs)
+    // following the file never keeps the process alive
+    this.#poller.unref()
   }
 
   async close(): Promise<void> {
@@ -142,9 +149,8 @@ export class FileRegistry extends EventEmitter<FileRegistryEvents> implements Bi
   }
 
   stopWatching(): void {
-    if (!this.#watching) return
-    this.#watching = false
-    unwatchFile(this.path, this.#onStat)
+    clearInterval(this.#poller)
+    this.#poller = undefined
   }
 
   /** Re-reads the file now; a bad file keeps the previous document (and is logged). */
@@ -163,13 +169,22 @@ export class FileRegistry extends EventEmitter<FileRegistryEvents> implements Bi
     return true
   }
 
-  readonly #onStat = (current: Stats, previous: Stats): void => {
-    if (current.mtimeMs !== previous.mtimeMs || current.size !== previous.size) this.reload()
+  readonly #onStat = (err: Error | null, current: Stats | undefined): void => {
+    if (this.#poller === undefined) return
+    // a missing file counts as a change too: reload() logs it
+    const now = err === null && current !== undefined ? { mtimeMs: current.mtimeMs, size: current.size } : { mtimeMs: 0, size: 0 }
+    if (now.mtimeMs === this.#seen.mtimeMs && now.size === this.#seen.size) return
+    // tried once per change: a broken file is logged once, not at every poll
+    this.#seen = now
+    this.reload()
   }
 
   #read(): RegistryDocument {
     let text: string
     try {
+      // looked at before reading: a write in between is seen as a change at the next poll
+      const stat = statSync(this.path)
+      this.#seen = { mtimeMs: stat.mtimeMs, size: stat.size }
       text = readFileSync(this.path, 'utf8')
     } catch (err) {
       throw configError(this.path, `cannot be read: ${(err as Error).message}`)

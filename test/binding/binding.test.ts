@@ -110,6 +110,23 @@ test('file registry YAML: brokers per topic (unsorted lists work), bindings per 
   t.throws(() => parseRegistryYaml('brokers: [{address: a}, {address: a}]'), { code: 'KITEQ_ERR_CONFIG', message: /listed twice/ } as never)
 })
 
+test('file registry: a change written between loading and watching is still picked up', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kiteq-reg-'))
+  const path = join(dir, 'registry.yaml')
+  writeFileSync(path, yaml)
+  const registry = new FileRegistry(path, { pollIntervalMs: 20 })
+  // before the poller's first look: comparing with that look alone, this change is never seen
+  writeFileSync(path, yaml.replace('topics: [trade] }', 'topics: [trade, feed] }') + '\n')
+  const changed = new Promise((resolve) => registry.once('change', resolve))
+  registry.watch()
+  const keepAlive = setInterval(() => {}, 1000)
+  const missed = new Promise((resolve) => setTimeout(() => resolve('missed'), 3000))
+  t.not(await Promise.race([changed, missed]), 'missed', 'no change event within 3 s')
+  t.deepEqual(registry.brokersFor('feed'), ['127.0.0.1:13801'])
+  registry.stopWatching()
+  clearInterval(keepAlive)
+})
+
 test('file registry: re-read when the file changes', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kiteq-reg-'))
   const path = join(dir, 'registry.yaml')
