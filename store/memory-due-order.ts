@@ -23,19 +23,35 @@ export class DueOrder {
 
   constructor(entries: SlotMap<string, StoredMessage>) {
     this.#entries = entries
-    const unsorted = [...entries.values()]
-    const times = Float64Array.from(unsorted, (m) => m.nextDeliverAtMs)
-    const ids = unsorted.map((m) => m.messageId)
-    const order = Int32Array.from(unsorted, (_, i) => i)
+    // plain loops: spreading the generator and Array.from with a mapping function cost more than the sort
+    const n = entries.size
+    const unsorted: StoredMessage[] = new Array(n)
+    const times = new Float64Array(n)
+    const ids: string[] = new Array(n)
+    const order = new Int32Array(n)
+    let i = 0
+    for (const m of entries.values()) {
+      unsorted[i] = m
+      times[i] = m.nextDeliverAtMs
+      ids[i] = m.messageId
+      order[i] = i
+      i++
+    }
     sortDue(order, {
-      timeOf: (i) => times[i],
-      idPrefix: (i) => textPrefix(ids[i]),
+      timeOf: (k) => times[k],
+      idPrefix: (k) => textPrefix(ids[k]),
       prefixBits: 32,
       compare: (a, b) => times[a] - times[b] || (ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : 0),
     })
-    this.#messages = Array.from(order, (i) => unsorted[i])
-    this.#times = Float64Array.from(order, (i) => times[i])
-    this.#ids = Array.from(order, (i) => ids[i])
+    this.#messages = new Array(n)
+    this.#times = new Float64Array(n)
+    this.#ids = new Array(n)
+    for (let k = 0; k < n; k++) {
+      const from = order[k]
+      this.#messages[k] = unsorted[from]
+      this.#times[k] = times[from]
+      this.#ids[k] = ids[from]
+    }
   }
 
   get length(): number {
