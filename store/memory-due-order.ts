@@ -10,7 +10,7 @@
  */
 import type { SlotMap } from '../protocol/slot-map.ts'
 import { sortDue } from './due-sort.ts'
-import type { DueEntry, StoredMessage } from './message-store.ts'
+import { compareIdText, type DueEntry, type StoredMessage } from './message-store.ts'
 
 /** The first two UTF-16 units of an id as one number: its order agrees with the strings' where two differ. */
 const textPrefix = (id: string) => (id.length > 0 ? id.charCodeAt(0) * 0x10000 : 0) + (id.length > 1 ? id.charCodeAt(1) : 0)
@@ -41,7 +41,7 @@ export class DueOrder {
       timeOf: (k) => times[k],
       idPrefix: (k) => textPrefix(ids[k]),
       prefixBits: 32,
-      compare: (a, b) => times[a] - times[b] || (ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : 0),
+      compare: (a, b) => times[a] - times[b] || compareIdText(ids[a], ids[b]),
     })
     this.#messages = new Array(n)
     this.#times = new Float64Array(n)

@@ -172,7 +172,12 @@ export function messageKey(topic: string, messageId: string): string {
 
 /** Orders due entries by time, then by message id (the paging key). */
 export function compareDue(a: DueEntry, b: DueEntry): number {
-  return a.nextDeliverAtMs - b.nextDeliverAtMs || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0)
+  return a.nextDeliverAtMs - b.nextDeliverAtMs || compareIdText(a.messageId, b.messageId)
+}
+
+/** Message ids in the order every store pages by: as strings compare. */
+export function compareIdText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
 }
 
 /**

@@ -134,13 +134,13 @@ function fromRow(r: MessageRow): StoredMessage {
 /** SQLite integers cannot hold ±Infinity. */
 const clampTime = (ms: number) => Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, ms))
 
-/** Prepared statements, made once per open database. */
 /** The time-index page query, for every topic or (with the filter) one. */
 const dueSql = (topicFilter: string) => `SELECT topic, message_id, next_deliver_at_ms FROM messages
   WHERE next_deliver_at_ms >= @from AND next_deliver_at_ms < @to
     AND (next_deliver_at_ms > @afterTime OR (next_deliver_at_ms = @afterTime AND message_id > @afterId))${topicFilter}
   ORDER BY next_deliver_at_ms, message_id LIMIT @limit`
 
+/** Prepared statements, made once per open database. */
 function prepareStatements(db: Database.Database) {
   const placeholders = COLUMNS.split(',').map(() => '?').join(', ')
   return {

@@ -23,7 +23,7 @@
  * Any other id spelling still works: it is kept as a string beside the slot (rare and slower).
  */
 import { hexIdWords } from '../../protocol/message-id.ts'
-import { StoreError } from '../message-store.ts'
+import { StoreError, compareIdText } from '../message-store.ts'
 import { Float64Column, Int32Column, Int32Stack, Uint16Column, Uint32Column, Uint8Column } from './columns.ts'
 
 const USED = 1
@@ -66,7 +66,6 @@ function hashText(s: string): number {
 }
 
 const compareNumbers = (a: number, b: number) => (a < b ? -1 : a > b ? 1 : 0)
-const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
 export class MessageIndex {
   // ---- per slot
@@ -306,7 +305,7 @@ export class MessageIndex {
   compareIds(a: number, b: number): number {
     const slotA = this.#handleSlot.get(a) - 1
     const slotB = this.#handleSlot.get(b) - 1
-    if ((this.#flags.get(slotA) | this.#flags.get(slotB)) & TEXT_ID) return compareStrings(this.messageIdOf(slotA), this.messageIdOf(slotB))
+    if ((this.#flags.get(slotA) | this.#flags.get(slotB)) & TEXT_ID) return compareIdText(this.messageIdOf(slotA), this.messageIdOf(slotB))
     const ids = this.#ids
     a *= 4
     b *= 4
@@ -321,7 +320,7 @@ export class MessageIndex {
 
   compareIdWith(handle: number, messageId: string): number {
     const slot = this.#handleSlot.get(handle) - 1
-    if (this.#flags.get(slot) & TEXT_ID || !parseHexId(messageId, scratch)) return compareStrings(this.messageIdOf(slot), messageId)
+    if (this.#flags.get(slot) & TEXT_ID || !parseHexId(messageId, scratch)) return compareIdText(this.messageIdOf(slot), messageId)
     const ids = this.#ids
     const at = handle * 4
     return compareNumbers(ids.get(at), scratch[0]) || compareNumbers(ids.get(at + 1), scratch[1]) ||

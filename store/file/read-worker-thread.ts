@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs'
 import { parentPort } from 'node:worker_threads'
-import type { ReadBatch, ReadBatchResult, ReaderCommand } from './read-worker.ts'
+import { READ_FIELDS, type ReadBatch, type ReadBatchResult, type ReaderCommand } from './read-worker.ts'
 import { checkFrame } from './record-codec.ts'
 import { corruptRecord, readRecordSync } from './record-read.ts'
 
@@ -35,13 +35,14 @@ function readOne(file: number, offset: number, limit: number): { record: Buffer;
 
 function readBatch(batch: ReadBatch): ReadBatchResult {
   const reads = batch.reads
-  const count = reads.length / 3
+  const count = reads.length / READ_FIELDS
   const records: Buffer[] = []
   const ends = new Uint32Array(count)
   const errors: (string | null)[] = []
   let bytes = 0
   for (let i = 0; i < count; i++) {
-    const { record, error } = readOne(reads[i * 3], reads[i * 3 + 1], reads[i * 3 + 2])
+    const at = i * READ_FIELDS
+    const { record, error } = readOne(reads[at], reads[at + 1], reads[at + 2])
     errors.push(error)
     records.push(record)
     bytes += record.length

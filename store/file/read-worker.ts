@@ -64,7 +64,7 @@ function startThread(replacement?: URL): Worker {
 }
 
 /** Numbers per read in ReadBatch.reads. */
-const READ_FIELDS = 3
+export const READ_FIELDS = 3
 
 export class ReadWorker {
   readonly #worker: Worker
