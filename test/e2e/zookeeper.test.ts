@@ -246,13 +246,18 @@ test.serial('[outage] ZooKeeper stopped and restarted mid-run: flow goes on with
   const topic = randomName('trade')
   const group = randomName('s')
   const addresses: string[] = []
-  await inspector(t, () => [topic], () => addresses)
+  const admin = await inspector(t, () => [topic], () => addresses)
   const broker = await startZkBroker(t, [topic])
   const address = broker.address
   addresses.push(address)
   const consumer = await startZkClient(t, group, { bindings: [bindDirect(group, topic, 'evt')] })
   const producer = await startZkClient(t, randomName('p'), { topics: [topic] })
   await eventually(() => routes(broker.server, topic, 'evt', group), 2000, 'the binding on the broker')
+  // A group no client owns: the consumer re-announces its own bindings whenever its session is new,
+  // which may come after the broker's and would overwrite a change the test makes to its node.
+  const operatorGroup = randomName('op')
+  await admin.putPersistent(zkPaths.bind(topic, operatorGroup), Buffer.from(bindingsToJson([bindDirect(operatorGroup, topic, 'audit')])))
+  await eventually(() => routes(broker.server, topic, 'audit', operatorGroup), 2000, 'the operator group\'s binding on the broker')
   const sessionBefore = hex(broker.registry.session!.id)
 
   const acked = new Set<string>()
@@ -296,9 +301,12 @@ test.serial('[outage] ZooKeeper stopped and restarted mid-run: flow goes on with
     await eventually(async () => (await ownedNow(zkPaths.server(topic, address))) && ownedNow(zkPaths.alive(address)), 15_000, 'the broker registered again')
     t.log(`registered again ${Date.now() - restartedAt} ms after ZooKeeper was back (session ${sessionBefore} → ${hex(broker.registry.session?.id)})`)
     t.not(hex(broker.registry.session?.id), sessionBefore, 'the outage outlasted the session: a new one registered')
-    // watches are set again too: a binding change is followed
-    await zk.putPersistent(zkPaths.bind(topic, group), Buffer.from(bindingsToJson([bindDirect(group, topic, 'evt'), bindDirect(group, topic, 'evt2')])))
-    await eventually(() => routes(broker.server, topic, 'evt2', group), 1000, 'a binding change after the restart')
+    // watches are set again too: a change to a group's node, and a group added, are followed
+    await zk.putPersistent(zkPaths.bind(topic, operatorGroup), Buffer.from(bindingsToJson([bindDirect(operatorGroup, topic, 'audit'), bindDirect(operatorGroup, topic, 'audit2')])))
+    await eventually(() => routes(broker.server, topic, 'audit2', operatorGroup), 1000, 'a binding change after the restart')
+    const addedGroup = randomName('op')
+    await zk.putPersistent(zkPaths.bind(topic, addedGroup), Buffer.from(bindingsToJson([bindDirect(addedGroup, topic, 'audit')])))
+    await eventually(() => routes(broker.server, topic, 'audit', addedGroup), 1000, 'a group bound after the restart')
     // and the clients' new sessions watch again: a broker added now gets publishes
     const late = await startZkBroker(t, [topic])
     addresses.push(late.address)
