@@ -13,7 +13,7 @@
  *   its time comes near. A lookup that meets a cold slot with the right hash and topic reports it
  *   as a candidate (`coldMatches`); the caller checks the id against the SAVE record on disk, so
  *   answers stay exact.
- * Per message that is 15 bytes of columns plus about 7 of table; a hot one adds 28 for its handle
+ * Per message that is 16 bytes of slot record plus about 7 of table; a hot one adds 28 for its handle
  * (and the time index's entry).
  *
  * A table entry packs the slot number with 6 bits of the id's hash, so a probe passing other
@@ -24,7 +24,7 @@
  */
 import { hexIdWords } from '../../protocol/message-id.ts'
 import { StoreError, compareIdText } from '../message-store.ts'
-import { Float64Column, Int32Column, Int32Stack, Uint16Column, Uint32Column, Uint8Column } from './columns.ts'
+import { Float64Column, Int32Column, Int32Stack, Uint32Column } from './columns.ts'
 
 const USED = 1
 const COMMITTED = 2
@@ -68,14 +68,10 @@ function hashText(s: string): number {
 const compareNumbers = (a: number, b: number) => (a < b ? -1 : a > b ? 1 : 0)
 
 export class MessageIndex {
-  // ---- per slot
-  readonly #flags = new Uint8Column()
-  readonly #topic = new Uint16Column()
-  /** A cold slot's id hash; a hot slot's handle. */
-  readonly #key = new Uint32Column()
-  readonly #saveSegment = new Uint32Column()
-  readonly #saveOffset = new Uint32Column()
-  readonly #slotColumns = [this.#flags, this.#topic, this.#key, this.#saveSegment, this.#saveOffset]
+  // ---- per slot: four words side by side, so that a lookup's look at a slot is one cache miss
+  // (five separate columns cost one each): flags | topic << 8, key (a cold slot's id hash, a hot
+  // slot's handle), SAVE segment, SAVE offset
+  readonly #slots = new Uint32Column()
   readonly #textIds = new Map<number, string>()
   readonly #freeSlots = new Int32Stack()
   #slotCount = 0
@@ -111,6 +107,13 @@ export class MessageIndex {
   #probedHash = 0
   #probedEnd = -1
   #probedAt = -1
+  /**
+   * Where in the table the last probe found a hot slot, valid while `#tableChanges` is unchanged:
+   * a delete removes the slot it has just looked up, which then need not be looked for again.
+   */
+  #foundSlot = -1
+  #foundAt = -1
+  #foundChanges = -1
   #tableChanges = 0
 
   /** Messages held (live and dead letters). */
@@ -161,7 +164,7 @@ export class MessageIndex {
     else if ((this.#size + 1) / this.#table.length > MAX_LOAD) this.#growing = { table: new Int32Array(this.#table.length * 2), nextSlot: 0 }
     const topicId = this.#internTopic(topic)
     const slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop() : this.#newSlot()
-    this.#topic.set(slot, topicId)
+    this.#slots.set(slot * 4, topicId << 8)
     const probed = this.#probedAt === this.#tableChanges && this.#probedId === messageId
     const words = this.insertedWords
     let hash: number
@@ -169,16 +172,16 @@ export class MessageIndex {
       if (probed) words.set(this.#probedWords)
       hash = probed ? this.#probedHash : hashWords(words[0], words[1], words[2], words[3])
       if (cold) {
-        this.#flags.set(slot, USED | COLD)
-        this.#key.set(slot, hash)
+        this.#setFlags(slot, USED | COLD)
+        this.#setKey(slot, hash)
       } else {
-        this.#flags.set(slot, USED)
+        this.#setFlags(slot, USED)
         this.#newHandle(slot, words[0], words[1], words[2], words[3], nextDeliverAtMs)
       }
     } else {
       hash = probed ? this.#probedHash : hashText(messageId)
       this.#textIds.set(slot, messageId)
-      this.#flags.set(slot, USED | TEXT_ID)
+      this.#setFlags(slot, USED | TEXT_ID)
       this.#newHandle(slot, 0, 0, 0, 0, nextDeliverAtMs)
     }
     if (probed) this.#table[this.#probedEnd] = fingerprint(hash) | (slot + 1)
@@ -191,10 +194,10 @@ export class MessageIndex {
 
   /** Makes a cold slot hot: its id's words and time are known again (from disk). */
   warm(slot: number, w0: number, w1: number, w2: number, w3: number, nextDeliverAtMs: number): void {
-    const f = this.#flags.get(slot)
+    const f = this.#flagsOf(slot)
     if ((f & (USED | COLD)) !== (USED | COLD)) throw new StoreError(`index: slot ${slot} is not cold`)
-    if (hashWords(w0, w1, w2, w3) !== this.#key.get(slot)) throw new StoreError(`index corrupt: slot ${slot} warmed with another id`)
-    this.#flags.set(slot, f & ~COLD)
+    if (hashWords(w0, w1, w2, w3) !== this.#keyOf(slot)) throw new StoreError(`index corrupt: slot ${slot} warmed with another id`)
+    this.#setFlags(slot, f & ~COLD)
     this.#newHandle(slot, w0, w1, w2, w3, nextDeliverAtMs)
   }
 
@@ -205,27 +208,28 @@ export class MessageIndex {
   }
 
   remove(slot: number): void {
+    const found = this.#foundSlot === slot && this.#foundChanges === this.#tableChanges ? this.#foundAt : -1
     this.#tableChanges++
-    this.#unplace(this.#table, slot)
+    this.#unplace(this.#table, slot, found)
     if (this.#growing !== undefined && slot < this.#growing.nextSlot) this.#unplace(this.#growing.table, slot)
-    const f = this.#flags.get(slot)
+    const f = this.#flagsOf(slot)
     if (f & TEXT_ID) this.#textIds.delete(slot)
-    if (!(f & COLD)) this.#freeHandle(this.#key.get(slot))
-    this.#flags.set(slot, 0)
+    if (!(f & COLD)) this.#freeHandle(this.#keyOf(slot))
+    this.#setFlags(slot, 0)
     this.#freeSlots.push(slot)
     this.#size--
   }
 
   isUsed(slot: number): boolean {
-    return (this.#flags.get(slot) & USED) !== 0
+    return (this.#flagsOf(slot) & USED) !== 0
   }
 
   isCold(slot: number): boolean {
-    return (this.#flags.get(slot) & COLD) !== 0
+    return (this.#flagsOf(slot) & COLD) !== 0
   }
 
   topicOf(slot: number): string {
-    return this.#topicNames[this.#topic.get(slot)]
+    return this.#topicNames[this.#topicAt(slot)]
   }
 
   /** The number `topic` is known by, or undefined when no message of it was ever held. */
@@ -234,54 +238,54 @@ export class MessageIndex {
   }
 
   topicIdOf(slot: number): number {
-    return this.#topic.get(slot)
+    return this.#topicAt(slot)
   }
 
   /** A hot slot's id (a cold slot's is only on disk). */
   messageIdOf(slot: number): string {
-    const f = this.#flags.get(slot)
+    const f = this.#flagsOf(slot)
     if (f & TEXT_ID) return this.#textIds.get(slot)!
     if (f & COLD) throw new StoreError(`index: the id of cold slot ${slot} is not in memory`)
-    const at = this.#key.get(slot) * 4
+    const at = this.#keyOf(slot) * 4
     return hexId(this.#ids.get(at), this.#ids.get(at + 1), this.#ids.get(at + 2), this.#ids.get(at + 3))
   }
 
   isCommitted(slot: number): boolean {
-    return (this.#flags.get(slot) & COMMITTED) !== 0
+    return (this.#flagsOf(slot) & COMMITTED) !== 0
   }
 
   setCommitted(slot: number, committed: boolean): void {
-    const f = this.#flags.get(slot)
-    this.#flags.set(slot, committed ? f | COMMITTED : f & ~COMMITTED)
+    const f = this.#flagsOf(slot)
+    this.#setFlags(slot, committed ? f | COMMITTED : f & ~COMMITTED)
   }
 
   isDead(slot: number): boolean {
-    return (this.#flags.get(slot) & DEAD) !== 0
+    return (this.#flagsOf(slot) & DEAD) !== 0
   }
 
   setDead(slot: number, dead: boolean): void {
-    const f = this.#flags.get(slot)
-    this.#flags.set(slot, dead ? f | DEAD : f & ~DEAD)
+    const f = this.#flagsOf(slot)
+    this.#setFlags(slot, dead ? f | DEAD : f & ~DEAD)
   }
 
   saveSegment(slot: number): number {
-    return this.#saveSegment.get(slot)
+    return this.#slots.get(slot * 4 + 2)
   }
 
   saveOffset(slot: number): number {
-    return this.#saveOffset.get(slot)
+    return this.#slots.get(slot * 4 + 3)
   }
 
   setSaveLocation(slot: number, segment: number, offset: number): void {
-    this.#saveSegment.set(slot, segment)
-    this.#saveOffset.set(slot, offset)
+    this.#slots.set(slot * 4 + 2, segment)
+    this.#slots.set(slot * 4 + 3, offset)
   }
 
   // ---- hot slots: handles, times, id order (what the time index works with)
 
   handleOf(slot: number): number {
-    if (this.#flags.get(slot) & COLD) throw new StoreError(`index: cold slot ${slot} has no handle`)
-    return this.#key.get(slot)
+    if (this.#flagsOf(slot) & COLD) throw new StoreError(`index: cold slot ${slot} has no handle`)
+    return this.#keyOf(slot)
   }
 
   /** The slot of a handle, or -1 when the handle is free. */
@@ -305,7 +309,7 @@ export class MessageIndex {
   compareIds(a: number, b: number): number {
     const slotA = this.#handleSlot.get(a) - 1
     const slotB = this.#handleSlot.get(b) - 1
-    if ((this.#flags.get(slotA) | this.#flags.get(slotB)) & TEXT_ID) return compareIdText(this.messageIdOf(slotA), this.messageIdOf(slotB))
+    if ((this.#flagsOf(slotA) | this.#flagsOf(slotB)) & TEXT_ID) return compareIdText(this.messageIdOf(slotA), this.messageIdOf(slotB))
     const ids = this.#ids
     a *= 4
     b *= 4
@@ -315,12 +319,12 @@ export class MessageIndex {
 
   /** The first 32 bits of a hex id (its order agrees with compareIds), or -1 for a text id. */
   idPrefix(handle: number): number {
-    return this.#flags.get(this.#handleSlot.get(handle) - 1) & TEXT_ID ? -1 : this.#ids.get(handle * 4)
+    return this.#flagsOf(this.#handleSlot.get(handle) - 1) & TEXT_ID ? -1 : this.#ids.get(handle * 4)
   }
 
   compareIdWith(handle: number, messageId: string): number {
     const slot = this.#handleSlot.get(handle) - 1
-    if (this.#flags.get(slot) & TEXT_ID || !parseHexId(messageId, scratch)) return compareIdText(this.messageIdOf(slot), messageId)
+    if (this.#flagsOf(slot) & TEXT_ID || !parseHexId(messageId, scratch)) return compareIdText(this.messageIdOf(slot), messageId)
     const ids = this.#ids
     const at = handle * 4
     return compareNumbers(ids.get(at), scratch[0]) || compareNumbers(ids.get(at + 1), scratch[1]) ||
@@ -330,11 +334,31 @@ export class MessageIndex {
   /** Bytes held by the typed arrays (the JS heap part, text ids and topics, is not counted). */
   get bytes(): number {
     let n = this.#table.byteLength + (this.#growing?.table.byteLength ?? 0)
-    for (const c of this.#slotColumns) n += c.bytes
-    return n + this.#handleSlot.bytes + this.#ids.bytes + this.#nextDeliverAtMs.bytes
+    return n + this.#slots.bytes + this.#handleSlot.bytes + this.#ids.bytes + this.#nextDeliverAtMs.bytes
   }
 
   // ------------------------------------------------------------------------------------ internals
+
+  #flagsOf(slot: number): number {
+    return this.#slots.get(slot * 4) & 0xff
+  }
+
+  #setFlags(slot: number, flags: number): void {
+    const at = slot * 4
+    this.#slots.set(at, (this.#slots.get(at) & ~0xff) | flags)
+  }
+
+  #topicAt(slot: number): number {
+    return this.#slots.get(slot * 4) >>> 8
+  }
+
+  #keyOf(slot: number): number {
+    return this.#slots.get(slot * 4 + 1)
+  }
+
+  #setKey(slot: number, key: number): void {
+    this.#slots.set(slot * 4 + 1, key)
+  }
 
   #internTopic(topic: string): number {
     let id = this.#topicIds.get(topic)
@@ -350,7 +374,7 @@ export class MessageIndex {
   #newSlot(): number {
     if (this.#slotCount >= MAX_SLOTS) throw new StoreError(`file store: more than ${MAX_SLOTS} messages`, { full: true })
     const slot = this.#slotCount++
-    for (const c of this.#slotColumns) c.ensure(slot)
+    this.#slots.ensure(slot * 4 + 3)
     return slot
   }
 
@@ -370,7 +394,7 @@ export class MessageIndex {
     this.#ids.set(at + 2, w2)
     this.#ids.set(at + 3, w3)
     this.#nextDeliverAtMs.set(handle, nextDeliverAtMs)
-    this.#key.set(slot, handle)
+    this.#setKey(slot, handle)
     this.#hot++
   }
 
@@ -381,10 +405,10 @@ export class MessageIndex {
   }
 
   #homeOf(slot: number): number {
-    const f = this.#flags.get(slot)
-    if (f & COLD) return this.#key.get(slot)
+    const f = this.#flagsOf(slot)
+    if (f & COLD) return this.#keyOf(slot)
     if (f & TEXT_ID) return hashText(this.#textIds.get(slot)!)
-    const at = this.#key.get(slot) * 4
+    const at = this.#keyOf(slot) * 4
     return hashWords(this.#ids.get(at), this.#ids.get(at + 1), this.#ids.get(at + 2), this.#ids.get(at + 3))
   }
 
@@ -396,7 +420,7 @@ export class MessageIndex {
     const growing = this.#growing!
     const end = Math.min(this.#slotCount, growing.nextSlot + GROW_SLOTS_PER_INSERT)
     for (let slot = growing.nextSlot; slot < end; slot++) {
-      if (this.#flags.get(slot) & USED) this.#place(growing.table, slot, this.#homeOf(slot))
+      if (this.#flagsOf(slot) & USED) this.#place(growing.table, slot, this.#homeOf(slot))
     }
     growing.nextSlot = end
     if (end === this.#slotCount) {
@@ -413,10 +437,13 @@ export class MessageIndex {
     table[i] = fingerprint(hash) | (slot + 1)
   }
 
-  /** Takes `slot` out of `table` (its id or hash must still be readable), keeping probe runs whole. */
-  #unplace(table: Int32Array, slot: number): void {
+  /**
+   * Takes `slot` out of `table` (its id or hash must still be readable), keeping probe runs whole.
+   * `at`: where it is in the table, when known (else -1).
+   */
+  #unplace(table: Int32Array, slot: number, at = -1): void {
     const mask = table.length - 1
-    let i = this.#homeOf(slot) & mask
+    let i = at >= 0 ? at : this.#homeOf(slot) & mask
     while ((table[i] & SLOT_MASK) !== slot + 1) {
       if (table[i] === 0) throw new StoreError(`index corrupt: slot ${slot} is not in the table`)
       i = (i + 1) & mask
@@ -448,15 +475,17 @@ export class MessageIndex {
         const entry = table[i]
         if (((entry & ~SLOT_MASK) | 0) !== (fp | 0)) continue
         const slot = (entry & SLOT_MASK) - 1
-        if (topicId >= 0 && this.#topic.get(slot) !== topicId) continue
-        const f = this.#flags.get(slot)
-        const key = this.#key.get(slot)
+        if (topicId >= 0 && this.#topicAt(slot) !== topicId) continue
+        const f = this.#flagsOf(slot)
+        const key = this.#keyOf(slot)
         if (f & COLD) {
           if (key === hash) this.coldMatches.push(slot)
           continue
         }
         const at = key * 4
-        if (!(f & TEXT_ID) && ids.get(at) === w0 && ids.get(at + 1) === w1 && ids.get(at + 2) === w2 && ids.get(at + 3) === w3) return slot
+        if (!(f & TEXT_ID) && ids.get(at) === w0 && ids.get(at + 1) === w1 && ids.get(at + 2) === w2 && ids.get(at + 3) === w3) {
+          return this.#found(slot, i)
+        }
       }
       this.#probedWords.set(scratch)
       return this.#probedNothing(messageId, true, i, hash)
@@ -468,9 +497,16 @@ export class MessageIndex {
       const entry = table[i]
       if (((entry & ~SLOT_MASK) | 0) !== (fp | 0)) continue
       const slot = (entry & SLOT_MASK) - 1
-      if (this.#textIds.get(slot) === messageId && (topicId < 0 || this.#topic.get(slot) === topicId)) return slot
+      if (this.#textIds.get(slot) === messageId && (topicId < 0 || this.#topicAt(slot) === topicId)) return this.#found(slot, i)
     }
     return this.#probedNothing(messageId, false, i, hash)
+  }
+
+  #found(slot: number, at: number): number {
+    this.#foundSlot = slot
+    this.#foundAt = at
+    this.#foundChanges = this.#tableChanges
+    return slot
   }
 
   #probedNothing(messageId: string, hex: boolean, end: number, hash: number): number {

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { MessageIndex } from '../../../store/file/message-index.ts'
+import { MessageIndex, hashWords, parseHexId } from '../../../store/file/message-index.ts'
 import { SeededRandom } from '../../helpers/random.ts'
 import { collidingIds } from './colliding-ids.ts'
 
@@ -59,6 +59,12 @@ test('message index: agrees with a Map through hot and cold inserts, warming, re
       const key = live[i]
       live[i] = live[live.length - 1]
       live.pop()
+      // as the store deletes: mostly just after looking the key up (whose table position is then
+      // reused), sometimes after looking up another
+      const [topic, id] = key.split('/')
+      const before = rng.next()
+      if (before < 0.6) index.probe(topic, id)
+      else if (before < 0.8) index.probe('trade', rng.pick(colliding))
       index.remove(model.get(key)!.slot)
       model.delete(key)
       const fail = check(step, key)
@@ -103,4 +109,23 @@ test('message index: a cold slot keeps no id or time in memory; warming needs th
   t.deepEqual(index.coldMatches, [])
   t.is(index.nextDeliverAtMs(slot), 7)
   t.is(index.hotCount, 1)
+})
+
+test('message index: a removal after the table changed does not trust where an earlier lookup found the slot', (t) => {
+  // three ids with the same home in a new index's table (1024 entries): one probe run A, B, C
+  const words = new Uint32Array(4)
+  const home = (id: string) => (parseHexId(id, words), hashWords(words[0], words[1], words[2], words[3]) & 1023)
+  const run: string[] = []
+  for (let n = 1; run.length < 3; n++) {
+    const id = hexId(n * 2654435761)
+    if (run.length === 0 || home(id) === home(run[0])) run.push(id)
+  }
+  const index = new MessageIndex()
+  const [a, b, c] = run.map((id) => index.insert('trade', id, 0, false))
+  t.is(index.probe('trade', run[2]), c) // C found at the end of the run...
+  index.remove(a) // ...which then shifts back
+  index.remove(c)
+  t.is(index.probe('trade', run[1]), b)
+  t.is(index.probe('trade', run[2]), -1)
+  t.is(index.size, 1)
 })
