@@ -153,7 +153,8 @@ export function writeHeader(w: ProtoWriter, h: Header): void {
   if (h.unknownFields !== undefined) w.raw(h.unknownFields)
 }
 
-export function decodeHeader(buf: Buffer, start: number, end: number): Header {
+/** `likelyId`: the id the caller expects (a store reading what it looked up); it is then not decoded again. */
+export function decodeHeader(buf: Buffer, start: number, end: number, likelyId?: string): Header {
   const r = new ProtoReader(buf, start, end)
   let messageId = ''
   let topic = ''
@@ -173,7 +174,7 @@ export function decodeHeader(buf: Buffer, start: number, end: number): Header {
     const tagStart = r.pos
     const tag = r.tag()
     switch (tag) {
-      case 0x0a: messageId = r.string(); seen |= 1 << 1; break
+      case 0x0a: messageId = likelyId === undefined ? r.string() : r.stringLike(likelyId); seen |= 1 << 1; break
       case 0x12: topic = r.internedString(); seen |= 1 << 2; break
       case 0x1a: messageType = r.internedString(); seen |= 1 << 3; break
       case 0x20: expiredTime = r.int64(); seen |= 1 << 4; break

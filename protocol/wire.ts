@@ -255,6 +255,14 @@ export class ProtoReader {
     return this.buf.toString('utf8', start, start + len)
   }
 
+  /** string() that returns `known` itself when the field spells it (see knownOrDecoded). */
+  stringLike(known: string): string {
+    const len = this.#length()
+    const start = this.pos
+    this.pos += len
+    return knownOrDecoded(this.buf, start, start + len, known)
+  }
+
   /**
    * For fields whose values repeat from message to message (topic, messageType, groupId, property
    * keys): a small cache hands out the string already made for the same bytes, which is several
@@ -336,13 +344,31 @@ export class ProtoReader {
 
 const scratch = new Uint32Array(2)
 
+/**
+ * The UTF-8 string of buf[start, end), which is `known` itself when the bytes spell it in ASCII: a
+ * reader that expects a value (the id it looked up) skips decoding and allocating it again.
+ */
+export function knownOrDecoded(buf: Buffer, start: number, end: number, known: string): string {
+  const length = end - start
+  if (length === known.length) {
+    let i = 0
+    while (i < length && buf[start + i] < 0x80 && buf[start + i] === known.charCodeAt(i)) i++
+    if (i === length) return known
+  }
+  return buf.toString('utf8', start, end)
+}
+
 // A direct-mapped cache of recently decoded short strings, keyed by a hash of their bytes.
 const INTERN_SLOTS = 1024
 const INTERN_MAX_BYTES = 48
 const internKeys: (Buffer | undefined)[] = new Array(INTERN_SLOTS).fill(undefined)
 const internValues: string[] = new Array(INTERN_SLOTS).fill('')
 
-function internString(buf: Buffer, start: number, end: number): string {
+/**
+ * The UTF-8 string of buf[start, end), the very string handed out last time for the same bytes
+ * when it is still cached (see ProtoReader.internedString).
+ */
+export function internString(buf: Buffer, start: number, end: number): string {
   const len = end - start
   if (len === 0) return ''
   if (len > INTERN_MAX_BYTES) return buf.toString('utf8', start, end)

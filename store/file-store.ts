@@ -360,7 +360,7 @@ export class FileStore implements MessageStore {
     return this.#withFound(topic, messageId, (found, state) => {
       if (found === undefined || state.index.isDead(found.slot)) return undefined
       // a cold message's SAVE record is all there is to it
-      return found.saved ?? this.#read(found.slot).then(messageOfRead)
+      return found.saved ?? this.#read(found.slot, messageId).then(messageOfRead)
     })
   }
 
@@ -401,7 +401,7 @@ export class FileStore implements MessageStore {
       if (found === undefined) return undefined
       if (found.saved !== undefined) return { message: found.saved }
       const dead = state.deadLetterOf(found.slot)
-      const { message } = await this.#read(found.slot)
+      const { message } = await this.#read(found.slot, messageId)
       return dead === undefined ? { message } : { message, deadLetter: { reason: dead.reason, deadAtMs: dead.deadAtMs } }
     })
   }
@@ -542,7 +542,7 @@ export class FileStore implements MessageStore {
     return read.then(({ buf, frame }) => {
       try {
         if (frame.type !== RecordType.SAVE) throw new Error(`record type ${frame.type}`)
-        return decodeSave(new RecordReader(buf, frame.payloadStart, frame.end))
+        return decodeSave(new RecordReader(buf, frame.payloadStart, frame.end), messageId)
       } catch (err) {
         throw new StoreError(`file store: the record of ${topic}/${messageId} is unreadable: ${(err as Error).message}`, { cause: err })
       }
@@ -553,7 +553,8 @@ export class FileStore implements MessageStore {
    * The hot message in `slot` as it stands now: its SAVE record with the index's changes on top.
    * A promise chain, not an async function: every fired delayed message and retry comes here.
    */
-  #read(slot: number): Promise<{ message: StoredMessage; saveOffset: number }> {
+  /** `messageId`: the slot's id when the caller has it (found by it), else taken from the index. */
+  #read(slot: number, messageId?: string): Promise<{ message: StoredMessage; saveOffset: number }> {
     let state: StoreState
     try {
       state = this.#open().state
@@ -562,7 +563,7 @@ export class FileStore implements MessageStore {
     }
     const index = state.index
     const topic = index.topicOf(slot)
-    const messageId = index.messageIdOf(slot)
+    messageId ??= index.messageIdOf(slot)
     const saveOffset = index.saveOffset(slot)
     // taken before the read: the slot may be reused by another message while it is under way
     const s = state.stateOf(slot)

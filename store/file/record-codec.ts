@@ -17,6 +17,7 @@
  * prefix and never touches its header or body.
  */
 import { decodeHeader } from '../../protocol/header.ts'
+import { internString, knownOrDecoded } from '../../protocol/wire.ts'
 import { encodedHeader, StoreError, type StoredMessage } from '../message-store.ts'
 import { crc32 } from './crc32.ts'
 
@@ -78,11 +79,30 @@ export interface SaveSummary {
 
 // ------------------------------------------------------------------------------------- writing
 
-const strBytes = (s: string) => 4 + Buffer.byteLength(s)
+/** Up to this length a string is copied by hand when it is ASCII: cheaper than a call into native UTF-8. */
+const SHORT_STRING = 64
+
+const strBytes = (s: string) => 4 + (s.length <= SHORT_STRING && isAscii(s) ? s.length : Buffer.byteLength(s))
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false
+  return true
+}
+
 const listBytes = (list: readonly string[]) => {
   let n = 4
   for (const s of list) n += strBytes(s)
   return n
+}
+
+/** Writes `s` at `at` if it is all ASCII and returns its length; -1 (nothing meaningful written) otherwise. */
+function writeAscii(buf: Buffer, s: string, at: number): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0x80) return -1
+    buf[at + i] = c
+  }
+  return s.length
 }
 
 class RecordWriter {
@@ -111,9 +131,10 @@ class RecordWriter {
   }
 
   str(s: string): void {
-    const len = this.buf.write(s, this.pos + 4)
-    this.buf.writeUInt32LE(len, this.pos)
-    this.pos += 4 + len
+    const len = s.length <= SHORT_STRING ? writeAscii(this.buf, s, this.pos + 4) : -1
+    const written = len >= 0 ? len : this.buf.write(s, this.pos + 4)
+    this.buf.writeUInt32LE(written, this.pos)
+    this.pos += 4 + written
   }
 
   list(list: readonly string[]): void {
@@ -287,6 +308,18 @@ export class RecordReader {
     return this.buf.toString('utf8', start, this.pos)
   }
 
+  /** str() for strings that repeat from record to record (topics, types, groups): see internString. */
+  internedStr(): string {
+    const start = this.span()
+    return internString(this.buf, start, this.pos)
+  }
+
+  /** str() that returns `known` itself when the field spells it (see knownOrDecoded). */
+  strLike(known: string): string {
+    const start = this.span()
+    return knownOrDecoded(this.buf, start, this.pos, known)
+  }
+
   list(): string[] {
     this.#need(4)
     const n = this.buf.readUInt32LE(this.pos)
@@ -308,25 +341,26 @@ export function decodeSaveSummary(r: RecordReader): SaveSummary {
   return { topic, messageId, commit, nextDeliverAtMs, deliverCount, txCheckCount, succGroups: r.list(), failGroups: r.list() }
 }
 
-export function decodeSave(r: RecordReader): StoredMessage {
+/** A SAVE record's message; `messageId`: the id the caller expects (not decoded again when it is). */
+export function decodeSave(r: RecordReader, messageId = ''): StoredMessage {
   const commit = (r.u8() & SAVE_COMMIT) !== 0
   const cmdType = r.u8()
   const nextDeliverAtMs = r.f64()
   const deliverCount = r.i32()
   const txCheckCount = r.i32()
-  const topic = r.str()
-  const messageId = r.str()
+  const topic = r.internedStr()
+  messageId = r.strLike(messageId)
   const succGroups = r.list()
   const failGroups = r.list()
   const deliverAtMs = r.f64()
   const expiredTime = r.f64()
   const createdAtMs = r.f64()
   const deliverLimit = r.i32()
-  const messageType = r.str()
-  const publishGroup = r.str()
+  const messageType = r.internedStr()
+  const publishGroup = r.internedStr()
   const headerStart = r.span()
   const headerEnd = r.pos
-  const header = decodeHeader(r.buf, headerStart, headerEnd)
+  const header = decodeHeader(r.buf, headerStart, headerEnd, messageId)
   const bodyStart = r.span()
   return {
     messageId, topic, messageType, cmdType, header, headerBytes: r.buf.subarray(headerStart, headerEnd), body: r.buf.subarray(bodyStart, r.pos),

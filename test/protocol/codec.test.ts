@@ -6,6 +6,7 @@ import {
   StringMessageCodec, BytesMessageCodec, TxACKPacketCodec, ScheduleRequestCodec, deliverAckStatus, type Header,
 } from '../../protocol/index.ts'
 import { goldenHeader } from '../../protocol/goldens.ts'
+import { decodeHeader, encodeHeader } from '../../protocol/header.ts'
 import { SeededRandom, testSeed } from '../helpers/random.ts'
 
 const protoPath = fileURLToPath(new URL('../../protocol/kite_remoting.proto', import.meta.url))
@@ -148,4 +149,15 @@ test('deliverAckStatus reads the status the full DeliverAck decode reads, whatev
   t.false(deliverAckStatus(Buffer.alloc(0)))
   const cut = DeliverAckCodec.encode({ messageId: 'm'.repeat(32), topic: 't', messageType: 'x', groupId: 'g', status: true })
   t.throws(() => deliverAckStatus(cut.subarray(0, 10)), { instanceOf: ProtocolError })
+})
+
+test('decodeHeader with the id the caller expects: the same header whether it matches, differs, or is spelled by UTF-8 bytes byte for byte', (t) => {
+  const header: Header = { ...goldenHeader, messageId: 'é€-id' }
+  const bytes = encodeHeader(header)
+  const decoded = (likelyId?: string) => decodeHeader(bytes, 0, bytes.length, likelyId)
+  t.deepEqual(decoded(), header)
+  t.deepEqual(decoded('é€-id'), header)
+  t.deepEqual(decoded('another id'), header)
+  // the id's UTF-8 bytes read one per character: same length, same codes, another string
+  t.deepEqual(decoded(Buffer.from('é€-id').toString('latin1')), header)
 })

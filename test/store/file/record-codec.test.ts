@@ -1,0 +1,22 @@
+import test from 'ava'
+import { FRAME_HEADER_BYTES, RecordReader, decodeSave, encodeSave } from '../../../store/file/record-codec.ts'
+import { makeMessage } from '../conformance.ts'
+
+/** A SAVE record's reader, positioned past the frame header and type byte. */
+const readerOf = (record: Buffer) => new RecordReader(record, FRAME_HEADER_BYTES + 1, record.length)
+
+test('decodeSave: the message reads back the same whether the expected id is given, matches or not', (t) => {
+  const m = makeMessage({ topic: 'é-topic', messageType: 'pay-succ', publishGroup: 'p-group' })
+  for (const expected of [undefined, m.messageId, 'f'.repeat(32), '']) {
+    const decoded = decodeSave(readerOf(encodeSave(m)), expected)
+    t.deepEqual({ ...decoded, headerBytes: undefined }, { ...m, headerBytes: undefined }, `expected id ${expected}`)
+  }
+})
+
+test('decodeSave: an id whose UTF-8 bytes spell the expected id byte for byte is decoded, not taken for it', (t) => {
+  // 'é€' is 5 UTF-8 bytes; read one byte per character they spell a 5-character string
+  const asLatin1 = Buffer.from('é€', 'utf8').toString('latin1')
+  t.is(asLatin1.length, Buffer.byteLength('é€'))
+  const decoded = decodeSave(readerOf(encodeSave(makeMessage({ messageId: 'é€' }))), asLatin1)
+  t.is(decoded.messageId, 'é€')
+})
