@@ -36,8 +36,13 @@ export function varint64Size(value: number): number {
 
 /** Size of a length-delimited string field including its tag (tags of fields 1–15 are one byte). */
 export function stringFieldSize(value: string): number {
-  const len = value.length < 64 && isAscii(value) ? value.length : Buffer.byteLength(value)
+  const len = utf8Length(value)
   return 1 + varint32Size(len) + len
+}
+
+/** Buffer.byteLength(value), counted by hand for short ASCII strings (cheaper than the call into native code). */
+export function utf8Length(value: string): number {
+  return value.length < 64 && isAscii(value) ? value.length : Buffer.byteLength(value)
 }
 
 export function bytesFieldSize(value: Uint8Array): number {

@@ -85,6 +85,6 @@ export class DueOrder {
     const t = this.#times[i]
     if (t < fromMs) return true
     if (after === undefined || t > after.nextDeliverAtMs) return false
-    return t < after.nextDeliverAtMs || this.#ids[i] <= after.messageId
+    return t < after.nextDeliverAtMs || compareIdText(this.#ids[i], after.messageId) <= 0
   }
 }

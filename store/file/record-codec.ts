@@ -17,7 +17,7 @@
  * prefix and never touches its header or body.
  */
 import { decodeHeader } from '../../protocol/header.ts'
-import { internString, knownOrDecoded } from '../../protocol/wire.ts'
+import { internString, knownOrDecoded, utf8Length } from '../../protocol/wire.ts'
 import { encodedHeader, StoreError, type StoredMessage } from '../message-store.ts'
 import { crc32 } from './crc32.ts'
 
@@ -79,15 +79,10 @@ export interface SaveSummary {
 
 // ------------------------------------------------------------------------------------- writing
 
-/** Up to this length a string is copied by hand when it is ASCII: cheaper than a call into native UTF-8. */
+/** Up to this length an ASCII string is copied by hand: cheaper than a call into native UTF-8. */
 const SHORT_STRING = 64
 
-const strBytes = (s: string) => 4 + (s.length <= SHORT_STRING && isAscii(s) ? s.length : Buffer.byteLength(s))
-
-function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false
-  return true
-}
+const strBytes = (s: string) => 4 + utf8Length(s)
 
 const listBytes = (list: readonly string[]) => {
   let n = 4
