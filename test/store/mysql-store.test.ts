@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import mysql, { type RowDataPacket } from 'mysql2/promise'
+import type { RowDataPacket } from 'mysql2/promise'
 import { decodeHeader } from '../../protocol/header.ts'
 import type { Logger } from '../../protocol/logger.ts'
 import type { MessageStore, StoredMessage } from '../../store/message-store.ts'
@@ -20,13 +20,8 @@ import { MysqlStore, brokerIdentity, mysqlOptionsFromUrl } from '../../store/mys
 import { openStore } from '../../store/open-store.ts'
 import { eventually } from '../helpers/clients.ts'
 import { debugRecorder } from '../helpers/logger.ts'
+import { dropShardDatabases, mysqlAdminConnection, testMysqlAddress, withMysqlAdmin } from '../helpers/mysql.ts'
 import { comparable, makeMessage, newId, storeConformance } from './conformance.ts'
-
-function serverAddress(): string {
-  const address = process.env.KITEQ_TEST_MYSQL
-  if (!address) throw new Error('KITEQ_TEST_MYSQL is not set: run `bash scripts/services.sh start` and load .services/env')
-  return address
-}
 
 const databasesOf = new WeakMap<MessageStore, string>()
 
@@ -35,37 +30,16 @@ function newDatabaseName(): string {
 }
 
 async function open(db = newDatabaseName(), params = 'createSchema=true', kiteServer = 'test-broker:1', logger?: Logger): Promise<MysqlStore> {
-  const url = new URL(`mysql://${serverAddress()}?db=${db}&${params}`)
+  const url = new URL(`mysql://${testMysqlAddress()}?db=${db}&${params}`)
   const store = new MysqlStore({ ...mysqlOptionsFromUrl(url), kiteServer, logger })
   await store.start()
   databasesOf.set(store, db)
   return store
 }
 
-async function adminConnection(): Promise<mysql.Connection> {
-  const [host, port] = serverAddress().split(':')
-  return mysql.createConnection({ host, port: Number(port), user: 'root', password: '' })
-}
-
-async function admin<T>(work: (conn: mysql.Connection) => Promise<T>): Promise<T> {
-  const conn = await adminConnection()
-  try {
-    return await work(conn)
-  } finally {
-    await conn.end()
-  }
-}
-
-async function dropDatabases(db: string): Promise<void> {
-  await admin(async (conn) => {
-    const [rows] = await conn.query<RowDataPacket[]>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?', [`${db}\\_%`])
-    for (const r of rows) await conn.query(`DROP DATABASE IF EXISTS \`${r.name as string}\``)
-  })
-}
-
 async function cleanup(store: MessageStore): Promise<void> {
   const db = databasesOf.get(store)
-  if (db !== undefined) await dropDatabases(db)
+  if (db !== undefined) await dropShardDatabases(db)
 }
 
 storeConformance(test, {
@@ -80,7 +54,7 @@ storeConformance(test, {
 })
 
 async function tablesOf(db: string): Promise<string[]> {
-  return admin(async (conn) => {
+  return withMysqlAdmin(async (conn) => {
     const [rows] = await conn.query<RowDataPacket[]>(
       'SELECT CONCAT(TABLE_SCHEMA, \'.\', TABLE_NAME) AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE ? ORDER BY name',
       [`${db}\\_%`],
@@ -101,7 +75,7 @@ for (const shardnum of [4, 2]) {
       }
       expected.push(`${db}_0.kite_client_binding`, `${db}_0.kite_stat_snapshot`)
       t.deepEqual(await tablesOf(db), expected.sort())
-      const index = await admin(async (conn) => {
+      const index = await withMysqlAdmin(async (conn) => {
         const [rows] = await conn.query<RowDataPacket[]>(
           'SELECT COLUMN_NAME AS col FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = ? ORDER BY SEQ_IN_INDEX',
           [`${db}_1`, 'kite_msg_0', 'idx_recover'],
@@ -122,7 +96,7 @@ test.serial('mysql store: a message lands in database d / (16/shardnum), table d
   try {
     const messages = [...'0123456789abcdef'].map((digit) => makeMessage({ messageId: newId().slice(0, 31) + digit, commit: false }))
     await Promise.all(messages.map((m) => store.save(m)))
-    const placed = await admin(async (conn) => {
+    const placed = await withMysqlAdmin(async (conn) => {
       const found: Record<string, { table: string; kiteServer: string; header: Buffer; publishTime: number }> = {}
       for (let i = 0; i < 4; i++) {
         for (let j = 0; j < 4; j++) {
@@ -143,7 +117,7 @@ test.serial('mysql store: a message lands in database d / (16/shardnum), table d
     // dead letters go to the dlq of the message's own database
     const dead = messages[13]
     t.true(await store.moveToDeadLetter(dead.topic, dead.messageId, 'why', 1))
-    const [row] = await admin(async (conn) => (await conn.query<RowDataPacket[]>(`SELECT dead_reason FROM \`${db}_3\`.kite_msg_dlq WHERE message_id = ?`, [dead.messageId]))[0])
+    const [row] = await withMysqlAdmin(async (conn) => (await conn.query<RowDataPacket[]>(`SELECT dead_reason FROM \`${db}_3\`.kite_msg_dlq WHERE message_id = ?`, [dead.messageId]))[0])
     t.is(row?.dead_reason, 'why')
   } finally {
     await store.stop()
@@ -153,7 +127,7 @@ test.serial('mysql store: a message lands in database d / (16/shardnum), table d
 
 test.serial('mysql store: without createSchema, start fails with a StoreError naming what is missing', async (t) => {
   const db = newDatabaseName()
-  const store = new MysqlStore(mysqlOptionsFromUrl(new URL(`mysql://${serverAddress()}?db=${db}`)))
+  const store = new MysqlStore(mysqlOptionsFromUrl(new URL(`mysql://${testMysqlAddress()}?db=${db}`)))
   const err = await t.throwsAsync(store.start())
   t.is((err as { code?: string }).code, 'KITEQ_ERR_STORE')
   t.regex(err!.message, new RegExp(`createSchema=true.*\`${db}_0\`\\.\`kite_msg_0\` is missing`))
@@ -327,7 +301,7 @@ test.serial('mysql store: statements over many keys use the unique index even on
     await Promise.all(messages.map((m) => store.save(m)))
     const sql = new MysqlStatements(new ShardLayout(db, 1))
     const keys = messages.slice(0, 8)
-    const plans = await admin(async (conn) => {
+    const plans = await withMysqlAdmin(async (conn) => {
       const found: Record<string, { type: string; key: string | null }> = {}
       for (const kind of ['delete', 'commit', 'rollback'] as const) {
         const [rows] = await conn.query<RowDataPacket[]>(`EXPLAIN ${sql[kind][10].many(keys)}`)
@@ -385,7 +359,7 @@ test.serial(`mysql store: more keyed operations than one statement takes (${MAX_
  * it waits for that lock inside a batch. Resolves once that batch is being written; `unlock` lets it finish.
  */
 async function busyWriter(store: MysqlStore, m: StoredMessage): Promise<{ unlock: () => Promise<void>; committed: Promise<boolean> }> {
-  const conn = await adminConnection()
+  const conn = await mysqlAdminConnection()
   const table = store.layout.messageTableFor(m.messageId).qualified
   await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED')
   await conn.query('START TRANSACTION')
