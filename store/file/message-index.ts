@@ -49,6 +49,15 @@ const fingerprint = (hash: number) => (hash >>> SLOT_BITS) << SLOT_BITS
 
 const scratch = new Uint32Array(4)
 
+/** A slot's record: SLOT_WORDS 32-bit words at slot * SLOT_WORDS, these ones at these offsets. */
+const SLOT_WORDS = 4
+/** Flags in the low 8 bits, the topic's number above them. */
+const FLAGS_TOPIC = 0
+/** A cold slot's id hash, a hot slot's handle. */
+const KEY = 1
+const SAVE_SEGMENT = 2
+const SAVE_OFFSET = 3
+
 /** A lowercase hex id's words into `out`; false for any other spelling (kept as text instead). */
 export const parseHexId = (id: string, out: Uint32Array) => hexIdWords(id, out, false)
 
@@ -68,9 +77,8 @@ function hashText(s: string): number {
 const compareNumbers = (a: number, b: number) => (a < b ? -1 : a > b ? 1 : 0)
 
 export class MessageIndex {
-  // ---- per slot: four words side by side, so that a lookup's look at a slot is one cache miss
-  // (five separate columns cost one each): flags | topic << 8, key (a cold slot's id hash, a hot
-  // slot's handle), SAVE segment, SAVE offset
+  // ---- per slot: its record's words side by side (SLOT_WORDS), so that a lookup's look at a slot
+  // is one cache miss (five separate columns cost one each)
   readonly #slots = new Uint32Column()
   readonly #textIds = new Map<number, string>()
   readonly #freeSlots = new Int32Stack()
@@ -164,7 +172,7 @@ export class MessageIndex {
     else if ((this.#size + 1) / this.#table.length > MAX_LOAD) this.#growing = { table: new Int32Array(this.#table.length * 2), nextSlot: 0 }
     const topicId = this.#internTopic(topic)
     const slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop() : this.#newSlot()
-    this.#slots.set(slot * 4, topicId << 8)
+    this.#slots.set(slot * SLOT_WORDS + FLAGS_TOPIC, topicId << 8)
     const probed = this.#probedAt === this.#tableChanges && this.#probedId === messageId
     const words = this.insertedWords
     let hash: number
@@ -269,16 +277,16 @@ export class MessageIndex {
   }
 
   saveSegment(slot: number): number {
-    return this.#slots.get(slot * 4 + 2)
+    return this.#slots.get(slot * SLOT_WORDS + SAVE_SEGMENT)
   }
 
   saveOffset(slot: number): number {
-    return this.#slots.get(slot * 4 + 3)
+    return this.#slots.get(slot * SLOT_WORDS + SAVE_OFFSET)
   }
 
   setSaveLocation(slot: number, segment: number, offset: number): void {
-    this.#slots.set(slot * 4 + 2, segment)
-    this.#slots.set(slot * 4 + 3, offset)
+    this.#slots.set(slot * SLOT_WORDS + SAVE_SEGMENT, segment)
+    this.#slots.set(slot * SLOT_WORDS + SAVE_OFFSET, offset)
   }
 
   // ---- hot slots: handles, times, id order (what the time index works with)
@@ -340,24 +348,24 @@ export class MessageIndex {
   // ------------------------------------------------------------------------------------ internals
 
   #flagsOf(slot: number): number {
-    return this.#slots.get(slot * 4) & 0xff
+    return this.#slots.get(slot * SLOT_WORDS + FLAGS_TOPIC) & 0xff
   }
 
   #setFlags(slot: number, flags: number): void {
-    const at = slot * 4
+    const at = slot * SLOT_WORDS + FLAGS_TOPIC
     this.#slots.set(at, (this.#slots.get(at) & ~0xff) | flags)
   }
 
   #topicAt(slot: number): number {
-    return this.#slots.get(slot * 4) >>> 8
+    return this.#slots.get(slot * SLOT_WORDS + FLAGS_TOPIC) >>> 8
   }
 
   #keyOf(slot: number): number {
-    return this.#slots.get(slot * 4 + 1)
+    return this.#slots.get(slot * SLOT_WORDS + KEY)
   }
 
   #setKey(slot: number, key: number): void {
-    this.#slots.set(slot * 4 + 1, key)
+    this.#slots.set(slot * SLOT_WORDS + KEY, key)
   }
 
   #internTopic(topic: string): number {
@@ -374,7 +382,7 @@ export class MessageIndex {
   #newSlot(): number {
     if (this.#slotCount >= MAX_SLOTS) throw new StoreError(`file store: more than ${MAX_SLOTS} messages`, { full: true })
     const slot = this.#slotCount++
-    this.#slots.ensure(slot * 4 + 3)
+    this.#slots.ensure(slot * SLOT_WORDS + SLOT_WORDS - 1)
     return slot
   }
 
