@@ -8,7 +8,8 @@
  * by side, each owning the hash digits d with d % writers = its number, so the writes of one message
  * stay in order. Deletes, commits and rollbacks of one table in a batch share one statement
  * (store/mysql/batch.ts), and deletes gather for a few milliseconds while a batcher is busy
- * (held-operations.ts); every result stays exact. Sessions run READ COMMITTED: under REPEATABLE
+ * (held-operations.ts); every result stays exact. Rows this store saved are deleted by primary key
+ * (row-ids.ts). Sessions run READ COMMITTED: under REPEATABLE
  * READ a delete of a missing row takes a gap lock, and two batches inserting into each other's gaps
  * deadlock. Reads go straight to the pool as prepared statements.
  *
@@ -32,6 +33,7 @@ import {
 import { isDuplicateKey, storeErrorFrom, withConnection } from './mysql/connection.ts'
 import type { MysqlStoreOptions } from './mysql/options.ts'
 import { createSchema, verifySchema } from './mysql/schema.ts'
+import { RowIds } from './mysql/row-ids.ts'
 import { hashDigit, ShardLayout } from './mysql/sharding.ts'
 import { MysqlStatements, clampMs, escapeSql, messageFromRow, messageRowSql, passRenderedSql, type MessageRow } from './mysql/sql.ts'
 import { WriteBatcher, type KeyedStatement, type Statement } from './mysql/write-batcher.ts'
@@ -44,6 +46,8 @@ export interface MysqlStoreConfig extends MysqlStoreOptions {
 
 /** Prepared statements cached per connection: maxConn × this must stay far below max_prepared_stmt_count. */
 const MAX_PREPARED_STATEMENTS = 64
+/** Row ids remembered at most (row-ids.ts): far above the messages in flight at c=1000, ~12 MB. */
+const ROW_IDS_REMEMBERED = 100_000
 /** A redriven dead letter gets at least this long to live again (the memory store's rule). */
 const REDRIVE_MIN_TTL_SECONDS = 7 * 86400
 
@@ -61,6 +65,8 @@ export class MysqlStore implements MessageStore {
   #pool: Pool | undefined
   /** Indexed by hash digit % writers: one message's writes always queue behind each other. */
   #writers: WriteBatcher[] = []
+  /** Ids of the rows saved by this store, for deletes by primary key; undefined when the server does not make them predictable. */
+  #rowIds: RowIds | undefined
   #stopping = false
 
   constructor(config: MysqlStoreConfig) {
@@ -100,6 +106,7 @@ export class MysqlStore implements MessageStore {
       if (o.createSchema) await createSchema(pool, this.layout)
       await verifySchema(pool, this.layout)
       await this.#checkDurability(pool)
+      this.#rowIds = await this.#rowIdsOf(pool)
     } catch (err) {
       await pool.end().catch(() => {})
       throw storeErrorFrom(err, 'start')
@@ -107,6 +114,7 @@ export class MysqlStore implements MessageStore {
     this.#pool = pool
     const batching = {
       batchSize: o.batchSize, batchBytes: o.batchBytes, flushMs: o.flushMs, deleteDelayMs: o.deleteDelayMs, queryTimeoutMs: o.queryTimeoutMs, logger: this.#logger,
+      rowIds: this.#rowIds,
     }
     this.#writers = Array.from({ length: o.writers }, () => new WriteBatcher(pool, batching))
     this.#stopping = false
@@ -140,6 +148,7 @@ export class MysqlStore implements MessageStore {
   }
 
   rollback(topic: string, messageId: string): Promise<boolean> {
+    this.#rowIds?.forget(messageKey(topic, messageId))
     return this.#keyed(topic, messageId, this.#sql.rollback)
   }
 
@@ -153,12 +162,14 @@ export class MysqlStore implements MessageStore {
   }
 
   delete(topic: string, messageId: string): Promise<boolean> {
-    return this.#keyed(topic, messageId, this.#sql.delete)
+    const key = messageKey(topic, messageId)
+    return this.#writerFor(messageId).runKeyed(this.#sql.delete[hashDigit(messageId)], key, { messageId, topic, rowId: this.#rowIds?.take(key) })
   }
 
   async moveToDeadLetter(topic: string, messageId: string, reason: string, atMs: number): Promise<boolean> {
     const [clearOld, copy, remove] = this.#sql.moveToDeadLetter[hashDigit(messageId)]
     const key = [messageId, topic]
+    this.#rowIds?.forget(messageKey(topic, messageId))
     return this.#writerFor(messageId).run(
       messageKey(topic, messageId),
       [{ sql: clearOld, values: [...key, ...key] }, { sql: copy, values: [reason, atMs, ...key] }, { sql: remove, values: key }],
@@ -307,6 +318,21 @@ export class MysqlStore implements MessageStore {
   #writerFor(messageId: string): WriteBatcher {
     if (this.#writers.length === 0 || this.#stopping) throw new StoreError(this.#stopping ? 'mysql store is stopping' : 'mysql store is not started')
     return this.#writers[hashDigit(messageId) % this.#writers.length]
+  }
+
+  /**
+   * Row ids to remember when the server gives the rows of one INSERT consecutive ids
+   * (innodb_autoinc_lock_mode 0 or 1); with 2 they would often be wrong and every delete by id would
+   * be written twice (row-ids.ts).
+   */
+  async #rowIdsOf(pool: Pool): Promise<RowIds | undefined> {
+    const [rows] = await pool.query<RowDataPacket[]>('SELECT @@innodb_autoinc_lock_mode AS mode, @@auto_increment_increment AS increment')
+    const { mode, increment } = rows[0] as { mode: number; increment: number }
+    if (Number(mode) > 1) {
+      this.#logger.info({ innodb_autoinc_lock_mode: mode }, 'deletes go by message key: row ids of a multi-row INSERT are not consecutive in this lock mode')
+      return undefined
+    }
+    return new RowIds(Number(increment), ROW_IDS_REMEMBERED)
   }
 
   async #checkDurability(pool: Pool): Promise<void> {

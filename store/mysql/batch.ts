@@ -17,10 +17,12 @@
  * within one coalesced statement for the same reason.
  *
  * Exact results: each key matches at most one row (unique (message_id, topic)), so a coalesced
- * statement that matched as many rows as it has keys matched every one of them. When it matched
+ * statement that matched as many rows as it has keys matched every one of them. That holds for one that
+ * finds its rows by primary key too (row-ids.ts): it also names every key, and matches no other row. When it matched
  * fewer, which keys missed is unknown: the write batcher rolls the transaction back and writes the
  * batch again with one statement per keyed operation (`Batch.plan(false)`).
  */
+import type { RowIds } from './row-ids.ts'
 import { renderStatement, type Statement } from './sql.ts'
 
 export type { Statement } from './sql.ts'
@@ -29,6 +31,15 @@ export type { Statement } from './sql.ts'
 export interface RowKey {
   messageId: string
   topic: string
+  /** Its AUTO_INCREMENT id when known (row-ids.ts): a statement over several keys may then find the rows by primary key. */
+  rowId?: number
+}
+
+/** What the server answered for one statement. */
+export interface StatementResult {
+  affectedRows: number
+  /** An INSERT's first AUTO_INCREMENT id (0 for other statements). */
+  insertId: number
 }
 
 /** A keyed statement of one kind on one table, alone or over many keys at once (rendered SQL). */
@@ -53,6 +64,8 @@ interface Settlement<T> {
 
 export interface QueuedInsert extends Settlement<void> {
   messageId: string
+  /** The message key (store/message-store.ts messageKey), under which its row id is remembered. */
+  key: string
   /** The row's text in a multi-row INSERT (sql.ts messageRowSql). */
   row: string
 }
@@ -67,16 +80,16 @@ export interface QueuedKeyed extends Settlement<boolean>, RowKey {}
 
 type OperationKind = 'insert' | 'statements' | 'keyed'
 
-/** The statements of a batch (rendered SQL) and how their affected-row counts settle its operations. */
+/** The statements of a batch (rendered SQL) and how the server's answers settle its operations. */
 export interface BatchPlan {
   statements: string[]
   /**
    * Whether every coalesced statement matched all its keys, i.e. the counts say exactly which
    * operation matched a row. When false nothing is settled: the transaction must be rolled back.
    */
-  exact(affectedRows: number[]): boolean
-  /** Resolves every operation from the counts (call only when `exact`). */
-  settle(affectedRows: number[]): void
+  exact(results: StatementResult[]): boolean
+  /** Resolves every operation from the answers, and remembers inserted rows' ids in `rowIds` (call only when `exact`). */
+  settle(results: StatementResult[], rowIds?: RowIds): void
   /** True when some coalesced statement covers several keys (its result needs `exact` before COMMIT). */
   needsCheck: boolean
 }
@@ -146,17 +159,20 @@ export class Batch {
     return {
       statements,
       needsCheck: chunks.some((c) => c.length > 1),
-      exact: (affected) => chunks.every((chunk, i) => chunk.length === 1 || affected[firstKeyed + i] === chunk.length),
-      settle: (affected) => {
-        for (const rows of this.inserts.values()) for (const r of rows) r.resolve()
-        let i = this.inserts.size
+      exact: (results) => chunks.every((chunk, i) => chunk.length === 1 || results[firstKeyed + i].affectedRows === chunk.length),
+      settle: (results, rowIds) => {
+        let i = 0
+        for (const rows of this.inserts.values()) {
+          rowIds?.rememberInserted(rows.map((r) => r.key), results[i++].insertId)
+          for (const r of rows) r.resolve()
+        }
         for (const op of this.others) {
-          op.resolve(op.settle(affected.slice(i, i + op.statements.length)))
+          op.resolve(op.settle(affectedRows(results, i, i + op.statements.length)))
           i += op.statements.length
         }
         // a chunk of several keys gets here only when exact, i.e. every key matched
         for (const chunk of chunks) {
-          const matched = affected[i++] > 0
+          const matched = results[i++].affectedRows > 0
           for (const op of chunk) op.resolve(matched)
         }
       },
@@ -167,4 +183,11 @@ export class Batch {
     this.count++
     this.bytes += bytes
   }
+}
+
+/** The affected-row counts of results [from, to). */
+export function affectedRows(results: readonly StatementResult[], from = 0, to = results.length): number[] {
+  const counts = new Array<number>(to - from)
+  for (let i = from; i < to; i++) counts[i - from] = results[i].affectedRows
+  return counts
 }

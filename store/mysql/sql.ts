@@ -129,8 +129,12 @@ export function insertMessagesSql(qualifiedTable: string, rows: readonly string[
  * The key condition lists the ids alone first: an IN list over the index prefix is a range on every
  * MySQL and MariaDB, while only newer optimizers make ranges of a row-constructor IN by themselves;
  * the pairs then keep it exact when an id exists under another topic.
+ *
+ * `byRowId` (`DELETE t FROM t FORCE INDEX (PRIMARY)`) is used when every key's row id is known
+ * (row-ids.ts): the primary-key range finds the rows, and the pairs, now a plain filter, keep the
+ * statement to exactly those keys whatever the ids.
  */
-function keyedStatement(id: string, single: string, many: string, tail = '', mayWait = false): KeyedStatement {
+function keyedStatement(id: string, single: string, many: string, tail = '', mayWait = false, byRowId?: string): KeyedStatement {
   return {
     id,
     mayWait,
@@ -138,12 +142,15 @@ function keyedStatement(id: string, single: string, many: string, tail = '', may
     many(keys: readonly RowKey[]) {
       let ids = ''
       let pairs = ''
+      let rowIds: string | undefined = byRowId === undefined ? undefined : ''
       for (let i = 0; i < keys.length; i++) {
         const id = escape(keys[i].messageId)
         const sep = i === 0 ? '' : ','
         ids += sep + id
         pairs += `${sep}(${id},${escape(keys[i].topic)})`
+        if (rowIds !== undefined) rowIds = keys[i].rowId === undefined ? undefined : rowIds + sep + keys[i].rowId
       }
+      if (byRowId !== undefined && rowIds !== undefined) return `${byRowId} WHERE id IN (${rowIds}) AND (message_id, topic) IN (${pairs})${tail}`
       return `${many} WHERE message_id IN (${ids}) AND (message_id, topic) IN (${pairs})${tail}`
     },
   }
@@ -193,7 +200,7 @@ export class MysqlStatements {
       const byIndex = `${t} FORCE INDEX (idx_message_id)`
       this.commit.push(keyedStatement(`commit ${t}`, `UPDATE ${t} SET \`commit\` = 1`, `UPDATE ${byIndex} SET \`commit\` = 1`, ' AND `commit` = 0'))
       this.rollback.push(keyedStatement(`rollback ${t}`, `DELETE FROM ${t}`, `DELETE ${t} FROM ${byIndex}`, ' AND `commit` = 0'))
-      this.delete.push(keyedStatement(`delete ${t}`, `DELETE FROM ${t}`, `DELETE ${t} FROM ${byIndex}`, '', true))
+      this.delete.push(keyedStatement(`delete ${t}`, `DELETE FROM ${t}`, `DELETE ${t} FROM ${byIndex}`, '', true, `DELETE ${t} FROM ${t} FORCE INDEX (PRIMARY)`))
       this.updateDelivery.push(
         `UPDATE ${t} SET deliver_count = ?, next_deliver_time = ?, succ_groups = ?, fail_groups = ?, tx_check_count = ? WHERE ${BY_KEY}`,
       )

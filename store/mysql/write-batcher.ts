@@ -23,9 +23,10 @@
 import type { Pool, PoolConnection, ResultSetHeader } from 'mysql2/promise'
 import type { Logger } from '../../protocol/logger.ts'
 import { StoreError } from '../message-store.ts'
-import { Batch, type KeyedStatement, type RowKey, type Statement } from './batch.ts'
+import { Batch, affectedRows, type KeyedStatement, type RowKey, type Statement, type StatementResult } from './batch.ts'
 import { isConnectionBroken, isDuplicateKey, storeErrorFrom } from './connection.ts'
 import { HeldOperations } from './held-operations.ts'
+import type { RowIds } from './row-ids.ts'
 import { insertMessagesSql, renderStatement } from './sql.ts'
 
 export type { KeyedStatement, RowKey, Statement } from './batch.ts'
@@ -38,31 +39,27 @@ export interface WriteBatcherOptions {
   deleteDelayMs: number
   queryTimeoutMs: number
   logger: Logger
+  /** Where inserted rows' ids are remembered; none when the server does not promise consecutive ids. */
+  rowIds?: RowIds
 }
 
 /** SQL text a keyed operation adds to a batch, for the byte cap. */
 const KEYED_BYTES = 128
 
-/** Runs rendered statements as one round trip; more than one go inside a transaction. Returns affected rows per statement. */
-export async function runStatements(conn: PoolConnection, statements: string[], timeoutMs: number): Promise<number[]> {
+/** Runs rendered statements as one round trip; more than one go inside a transaction. Returns the server's answer per statement. */
+export async function runStatements(conn: PoolConnection, statements: string[], timeoutMs: number): Promise<StatementResult[]> {
   if (statements.length === 1) {
     const [result] = await conn.query<ResultSetHeader>({ sql: statements[0], timeout: timeoutMs })
-    return [result.affectedRows]
+    return [result]
   }
   const [results] = await conn.query<ResultSetHeader[]>({ sql: `START TRANSACTION;${statements.join(';')};COMMIT`, timeout: timeoutMs })
-  return affectedRows(results, 1, results.length - 1)
+  return results.slice(1, results.length - 1)
 }
 
-/** Runs rendered statements in a transaction left open (the caller commits or rolls back). Returns affected rows per statement. */
-async function runUncommitted(conn: PoolConnection, statements: string[], timeoutMs: number): Promise<number[]> {
+/** Runs rendered statements in a transaction left open (the caller commits or rolls back). Returns the server's answer per statement. */
+async function runUncommitted(conn: PoolConnection, statements: string[], timeoutMs: number): Promise<StatementResult[]> {
   const [results] = await conn.query<ResultSetHeader[]>({ sql: `START TRANSACTION;${statements.join(';')}`, timeout: timeoutMs })
-  return affectedRows(results, 1, results.length)
-}
-
-function affectedRows(results: ResultSetHeader[], from: number, to: number): number[] {
-  const counts = new Array<number>(to - from)
-  for (let i = from; i < to; i++) counts[i - from] = results[i].affectedRows
-  return counts
+  return results.slice(1)
 }
 
 export class WriteBatcher {
@@ -83,7 +80,7 @@ export class WriteBatcher {
   /** Queues one message row (rendered by sql.ts messageRowSql) for `table`'s next multi-row INSERT. */
   insert(table: string, key: string, messageId: string, row: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#batchFor('insert', key, row.length).addInsert(table, { messageId, row, resolve, reject }, row.length)
+      this.#batchFor('insert', key, row.length).addInsert(table, { messageId, key, row, resolve, reject }, row.length)
       this.#armFlush()
     })
   }
@@ -104,7 +101,7 @@ export class WriteBatcher {
    */
   runKeyed(statement: KeyedStatement, key: string, row: RowKey): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      const operation = { messageId: row.messageId, topic: row.topic, resolve, reject }
+      const operation = { messageId: row.messageId, topic: row.topic, rowId: row.rowId, resolve, reject }
       const busy = this.#writing || this.#queue.length > 0
       if (statement.mayWait && busy && this.#options.deleteDelayMs > 0 && !this.#held.holds(key)) return this.#held.hold(statement, key, operation)
       this.#batchFor('keyed', key, KEYED_BYTES).addKeyed(statement, key, operation, KEYED_BYTES)
@@ -181,21 +178,21 @@ export class WriteBatcher {
     } catch (err) {
       return this.#failAll(batch, storeErrorFrom(err, 'connect'))
     }
-    const timeout = this.#options.queryTimeoutMs
+    const { queryTimeoutMs: timeout, rowIds } = this.#options
     let broken = false
     try {
       try {
         const plan = batch.plan(true, insertMessagesSql)
-        if (!plan.needsCheck) return plan.settle(await runStatements(conn, plan.statements, timeout))
-        const affected = await runUncommitted(conn, plan.statements, timeout)
-        if (plan.exact(affected)) {
+        if (!plan.needsCheck) return plan.settle(await runStatements(conn, plan.statements, timeout), rowIds)
+        const results = await runUncommitted(conn, plan.statements, timeout)
+        if (plan.exact(results)) {
           await conn.query({ sql: 'COMMIT', timeout })
-          return plan.settle(affected)
+          return plan.settle(results, rowIds)
         }
         this.#options.logger.debug({ operations: batch.count }, 'mysql coalesced statement matched fewer rows than keys; writing the batch with one statement per operation')
         await conn.query({ sql: 'ROLLBACK', timeout })
         const exact = batch.plan(false, insertMessagesSql)
-        exact.settle(await runStatements(conn, exact.statements, timeout))
+        exact.settle(await runStatements(conn, exact.statements, timeout), rowIds)
       } catch (err) {
         if (isConnectionBroken(err)) {
           broken = true
@@ -223,7 +220,8 @@ export class WriteBatcher {
       for (const r of rows) {
         if (brokenBy !== undefined) { r.reject(brokenBy); continue }
         try {
-          await runStatements(conn, [insertMessagesSql(table, [r.row])], timeoutMs)
+          const [inserted] = await runStatements(conn, [insertMessagesSql(table, [r.row])], timeoutMs)
+          this.#options.rowIds?.rememberInserted([r.key], inserted.insertId)
           r.resolve()
         } catch (err) {
           if (isConnectionBroken(err)) brokenBy = storeErrorFrom(err, 'save')
@@ -243,7 +241,7 @@ export class WriteBatcher {
     for (const op of operations) {
       if (brokenBy !== undefined) { op.reject(brokenBy); continue }
       try {
-        op.resolve(op.settle(await runStatements(conn, op.statements, timeoutMs)))
+        op.resolve(op.settle(affectedRows(await runStatements(conn, op.statements, timeoutMs))))
       } catch (err) {
         if (isConnectionBroken(err)) brokenBy = storeErrorFrom(err, 'write')
         else if (op.statements.length > 1) await conn.query({ sql: 'ROLLBACK', timeout: this.#options.queryTimeoutMs })

@@ -8,14 +8,16 @@ import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import type { RowDataPacket } from 'mysql2/promise'
+import mysql, { type RowDataPacket } from 'mysql2/promise'
 import { decodeHeader } from '../../protocol/header.ts'
-import type { Logger } from '../../protocol/logger.ts'
-import type { MessageStore, StoredMessage } from '../../store/message-store.ts'
-import { Batch, MAX_KEYS_PER_STATEMENT } from '../../store/mysql/batch.ts'
+import { silentLogger, type Logger } from '../../protocol/logger.ts'
+import { messageKey, type MessageStore, type StoredMessage } from '../../store/message-store.ts'
+import { Batch, MAX_KEYS_PER_STATEMENT, type StatementResult } from '../../store/mysql/batch.ts'
 import { HeldOperations } from '../../store/mysql/held-operations.ts'
+import { RowIds } from '../../store/mysql/row-ids.ts'
 import { ShardLayout } from '../../store/mysql/sharding.ts'
-import { MysqlStatements, insertMessagesSql } from '../../store/mysql/sql.ts'
+import { MysqlStatements, escapeSql, insertMessagesSql, messageRowSql, passRenderedSql } from '../../store/mysql/sql.ts'
+import { WriteBatcher } from '../../store/mysql/write-batcher.ts'
 import { MysqlStore, brokerIdentity, mysqlOptionsFromUrl } from '../../store/mysql-store.ts'
 import { openStore } from '../../store/open-store.ts'
 import { eventually } from '../helpers/clients.ts'
@@ -181,6 +183,11 @@ function idInTable(digit: string): string {
 
 const AMBIGUOUS = /coalesced statement matched fewer rows than keys/
 
+/** The server's answers to statements that inserted nothing, with these affected-row counts. */
+function answers(...affected: number[]): StatementResult[] {
+  return affected.map((affectedRows) => ({ affectedRows, insertId: 0 }))
+}
+
 test('mysql batch: keyed operations of one kind and table become one statement; counts short of the keys are not exact', (t) => {
   const sql = new MysqlStatements(new ShardLayout('kq', 4))
   const batch = new Batch()
@@ -197,9 +204,9 @@ test('mysql batch: keyed operations of one kind and table become one statement; 
   t.is(plan.statements[0], `DELETE \`kq_1\`.\`kite_msg_1\` FROM \`kq_1\`.\`kite_msg_1\` FORCE INDEX (idx_message_id) WHERE message_id IN (${ids}) AND (message_id, topic) IN (${pairs})`)
   t.regex(plan.statements[1], /^UPDATE `kq_1`\.`kite_msg_1` SET `commit` = 1 WHERE message_id = '[0-9a-f]{31}5' AND topic = 'x' AND `commit` = 0$/)
   t.true(plan.needsCheck)
-  t.false(plan.exact([2, 1]), 'two rows for three keys: which one missed is unknown')
-  t.true(plan.exact([3, 0]), 'a one-key statement is always exact')
-  plan.settle([3, 0])
+  t.false(plan.exact(answers(2, 1)), 'two rows for three keys: which one missed is unknown')
+  t.true(plan.exact(answers(3, 0)), 'a one-key statement is always exact')
+  plan.settle(answers(3, 0))
   t.deepEqual(results, [true, true, true, false])
   const single = batch.plan(false, insertMessagesSql)
   t.is(single.statements.length, 4)
@@ -208,6 +215,91 @@ test('mysql batch: keyed operations of one kind and table become one statement; 
   t.false(batch.accepts('insert', `${keys[0].topic}\u0000${keys[0].messageId}`), 'nothing of a key may follow its keyed operation in the same batch')
   t.false(batch.accepts('keyed', `${keys[0].topic}\u0000${keys[0].messageId}`))
   t.true(batch.accepts('keyed', 'another key'))
+})
+
+test('mysql batch: deletes whose row ids are all known go by primary key, still naming every key', (t) => {
+  const sql = new MysqlStatements(new ShardLayout('kq', 4))
+  const keys = [{ messageId: idInTable('5'), topic: 'a', rowId: 17 }, { messageId: idInTable('5'), topic: 'b', rowId: 9 }]
+  const pairs = keys.map((k) => `('${k.messageId}','${k.topic}')`).join(',')
+  t.is(sql.delete[5].many(keys), `DELETE \`kq_1\`.\`kite_msg_1\` FROM \`kq_1\`.\`kite_msg_1\` FORCE INDEX (PRIMARY) WHERE id IN (17,9) AND (message_id, topic) IN (${pairs})`)
+  t.regex(sql.delete[5].many([keys[0], { ...keys[1], rowId: undefined }]), /FORCE INDEX \(idx_message_id\) WHERE message_id IN/, 'one unknown id: by key')
+  t.regex(sql.commit[5].many(keys), /^UPDATE .* FORCE INDEX \(idx_message_id\) SET/, 'only deletes go by row id')
+
+  const batch = new Batch()
+  const ids = ['1', '2', '3'].map(() => idInTable('5'))
+  for (const [i, id] of ids.entries()) batch.addInsert(i < 2 ? 'first' : 'second', { messageId: id, key: `k${i}`, row: '()', resolve: () => {}, reject: () => {} }, 2)
+  const rowIds = new RowIds(5, 100)
+  batch.plan(true, insertMessagesSql).settle([{ affectedRows: 2, insertId: 40 }, { affectedRows: 1, insertId: 7 }], rowIds)
+  t.deepEqual(['k0', 'k1', 'k2'].map((k) => rowIds.take(k)), [40, 45, 7], 'consecutive ids, auto_increment_increment (5) apart')
+  t.is(rowIds.take('k0'), undefined, 'taken once')
+})
+
+test('mysql row ids: bounded, forgotten when the row goes, none from a server that reports none', (t) => {
+  const rowIds = new RowIds(1, 3)
+  rowIds.rememberInserted(['a', 'b'], 10)
+  rowIds.rememberInserted(['c', 'd'], 20)
+  t.is(rowIds.size, 3, 'd is past the capacity: its delete goes by key')
+  t.is(rowIds.take('d'), undefined)
+  rowIds.forget('a')
+  t.is(rowIds.take('a'), undefined)
+  t.is(rowIds.take('c'), 20)
+  rowIds.rememberInserted(['e'], 0)
+  t.is(rowIds.take('e'), undefined)
+})
+
+/** A write batcher of its own on `store`'s databases, remembering row ids. */
+function rowIdBatcher(store: MysqlStore): { batcher: WriteBatcher; rowIds: RowIds; pool: mysql.Pool } {
+  const [host, port] = testMysqlAddress().split(':')
+  const pool = mysql.createPool({ host, port: Number(port), user: 'root', multipleStatements: true, queryFormat: passRenderedSql, connectionLimit: 2 })
+  const rowIds = new RowIds(1, 1000)
+  const batcher = new WriteBatcher(pool, { batchSize: 1000, batchBytes: 1 << 20, flushMs: 0, deleteDelayMs: 0, queryTimeoutMs: 10_000, logger: silentLogger, rowIds })
+  return { batcher, rowIds, pool }
+}
+
+test.serial('mysql store: the row ids remembered from a group commit are the rows\' ids on the server', async (t) => {
+  const store = await open(undefined, 'createSchema=true&writers=1')
+  const { batcher, rowIds, pool } = rowIdBatcher(store)
+  try {
+    const messages = [...Array.from({ length: 5 }, () => makeMessage({ messageId: idInTable('7') })), ...Array.from({ length: 3 }, () => makeMessage({ messageId: idInTable('3') }))]
+    const kiteServer = escapeSql('test-broker:1')
+    await Promise.all(messages.map((m) => batcher.insert(store.layout.messageTableFor(m.messageId).qualified, messageKey(m.topic, m.messageId), m.messageId, messageRowSql(m, kiteServer))))
+    for (const m of messages) {
+      const [rows] = await pool.query<RowDataPacket[]>(`SELECT id FROM ${store.layout.messageTableFor(m.messageId).qualified} WHERE message_id = '${m.messageId}'`)
+      t.is(rowIds.take(messageKey(m.topic, m.messageId)), Number(rows[0].id), m.messageId)
+    }
+  } finally {
+    await pool.end()
+    await store.stop()
+    await cleanup(store)
+  }
+})
+
+test.serial('mysql store: deletes by row id stay exact when the ids are wrong', async (t) => {
+  const { logger, lines } = debugRecorder()
+  const store = await open(undefined, 'createSchema=true&writers=1')
+  const { batcher, rowIds, pool } = rowIdBatcher(store)
+  const quiet = new WriteBatcher(pool, { batchSize: 1000, batchBytes: 1 << 20, flushMs: 0, deleteDelayMs: 0, queryTimeoutMs: 10_000, logger })
+  try {
+    const [a, b, c, d] = [1, 2, 3, 4].map(() => makeMessage({ messageId: idInTable('9') }))
+    const table = store.layout.messageTableFor(a.messageId).qualified
+    const kiteServer = escapeSql('test-broker:1')
+    await Promise.all([a, b, c, d].map((m) => batcher.insert(table, messageKey(m.topic, m.messageId), m.messageId, messageRowSql(m, kiteServer))))
+    const [idA, idB, idC, idD] = [a, b, c, d].map((m) => rowIds.take(messageKey(m.topic, m.messageId))!)
+    const statement = new MysqlStatements(store.layout).delete[9]
+    const del = (m: StoredMessage, rowId: number) => quiet.runKeyed(statement, messageKey(m.topic, m.messageId), { messageId: m.messageId, topic: m.topic, rowId })
+
+    t.deepEqual(await Promise.all([del(a, idB), del(b, idA)]), [true, true], 'swapped ids: the same two rows, each deleted once')
+    t.deepEqual(lines.filter((l) => AMBIGUOUS.test(l)), [])
+    const missing = makeMessage({ messageId: idInTable('9') })
+    t.deepEqual(await Promise.all([del(c, idD), del(missing, idC)]), [true, false], 'd\'s id matches no key of the statement: written again by key')
+    t.true(lines.some((l) => AMBIGUOUS.test(l)))
+    t.truthy(await store.get(d.topic, d.messageId), 'a row named only by a wrong id stays')
+    t.is(await store.get(c.topic, c.messageId), undefined)
+  } finally {
+    await pool.end()
+    await store.stop()
+    await cleanup(store)
+  }
 })
 
 test.serial('mysql store: deletes sharing a statement report each id exactly, missing ids included', async (t) => {
@@ -293,7 +385,7 @@ test.serial('mysql store: one batch mixing saves, updates, commits and deletes o
   }
 })
 
-test.serial('mysql store: statements over many keys use the unique index even on a nearly empty table', async (t) => {
+test.serial('mysql store: statements over many keys use the unique index (or the primary key) even on a nearly empty table', async (t) => {
   const store = await open(undefined, 'createSchema=true&shardnum=1')
   const db = databasesOf.get(store)!
   try {
@@ -307,9 +399,14 @@ test.serial('mysql store: statements over many keys use the unique index even on
         const [rows] = await conn.query<RowDataPacket[]>(`EXPLAIN ${sql[kind][10].many(keys)}`)
         found[kind] = { type: rows[0].type as string, key: rows[0].key as string | null }
       }
+      const [ids] = await conn.query<RowDataPacket[]>(`SELECT message_id, id FROM \`${db}_0\`.kite_msg_10`)
+      const rowIdOf = new Map(ids.map((r) => [r.message_id as string, Number(r.id)]))
+      const [rows] = await conn.query<RowDataPacket[]>(`EXPLAIN ${sql.delete[10].many(keys.map((m) => ({ ...m, rowId: rowIdOf.get(m.messageId) })))}`)
+      found.deleteByRowId = { type: rows[0].type as string, key: rows[0].key as string | null }
       return found
     })
     for (const kind of ['delete', 'commit', 'rollback']) t.deepEqual(plans[kind], { type: 'range', key: 'idx_message_id' }, kind)
+    t.deepEqual(plans.deleteByRowId, { type: 'range', key: 'PRIMARY' })
   } finally {
     await store.stop()
     await cleanup(store)
