@@ -8,10 +8,10 @@
  * by side, each owning the hash digits d with d % writers = its number, so the writes of one message
  * stay in order. Deletes, commits and rollbacks of one table in a batch share one statement
  * (store/mysql/batch.ts), and deletes gather for a few milliseconds while a batcher is busy
- * (held-operations.ts); every result stays exact. Rows this store saved are deleted by primary key
- * (row-ids.ts). Sessions run READ COMMITTED: under REPEATABLE
- * READ a delete of a missing row takes a gap lock, and two batches inserting into each other's gaps
- * deadlock. Reads go straight to the pool as prepared statements.
+ * (held-operations.ts); every result stays exact. Rows this store saved are deleted by primary
+ * key (row-ids.ts). Sessions run READ COMMITTED: under REPEATABLE READ a delete of a missing row
+ * takes a gap lock, and two batches inserting into each other's gaps deadlock. Reads go straight to
+ * the pool as prepared statements.
  *
  * Ownership: every row carries the `kite_server` of the broker that saved it (options.ts explains the
  * identity). The time index (dueBetween) and the pending counts of stats() only see this broker's
@@ -32,8 +32,8 @@ import {
 } from './message-store.ts'
 import { isDuplicateKey, storeErrorFrom, withConnection } from './mysql/connection.ts'
 import type { MysqlStoreOptions } from './mysql/options.ts'
-import { createSchema, verifySchema } from './mysql/schema.ts'
 import { RowIds } from './mysql/row-ids.ts'
+import { createSchema, verifySchema } from './mysql/schema.ts'
 import { hashDigit, ShardLayout } from './mysql/sharding.ts'
 import { MysqlStatements, clampMs, escapeSql, messageFromRow, messageRowSql, passRenderedSql, type MessageRow } from './mysql/sql.ts'
 import { WriteBatcher, type KeyedStatement, type Statement } from './mysql/write-batcher.ts'

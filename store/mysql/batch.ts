@@ -17,10 +17,10 @@
  * within one coalesced statement for the same reason.
  *
  * Exact results: each key matches at most one row (unique (message_id, topic)), so a coalesced
- * statement that matched as many rows as it has keys matched every one of them. That holds for one that
- * finds its rows by primary key too (row-ids.ts): it also names every key, and matches no other row. When it matched
- * fewer, which keys missed is unknown: the write batcher rolls the transaction back and writes the
- * batch again with one statement per keyed operation (`Batch.plan(false)`).
+ * statement that matched as many rows as it has keys matched every one of them. So does one that
+ * finds its rows by primary key (row-ids.ts): it also names every key, and matches no other row.
+ * When it matched fewer, which keys missed is unknown: the write batcher rolls the transaction back
+ * and writes the batch again with one statement per keyed operation (`Batch.plan(false)`).
  */
 import type { RowIds } from './row-ids.ts'
 import { renderStatement, type Statement } from './sql.ts'

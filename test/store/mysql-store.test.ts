@@ -247,22 +247,27 @@ test('mysql row ids: bounded, forgotten when the row goes, none from a server th
   t.is(rowIds.take('e'), undefined)
 })
 
-/** A write batcher of its own on `store`'s databases, remembering row ids. */
-function rowIdBatcher(store: MysqlStore): { batcher: WriteBatcher; rowIds: RowIds; pool: mysql.Pool } {
+/**
+ * A write batcher of its own on `store`'s databases, remembering row ids, and a way to insert
+ * messages through it in one group commit.
+ */
+function rowIdBatcher(store: MysqlStore, logger: Logger = silentLogger) {
   const [host, port] = testMysqlAddress().split(':')
   const pool = mysql.createPool({ host, port: Number(port), user: 'root', multipleStatements: true, queryFormat: passRenderedSql, connectionLimit: 2 })
   const rowIds = new RowIds(1, 1000)
-  const batcher = new WriteBatcher(pool, { batchSize: 1000, batchBytes: 1 << 20, flushMs: 0, deleteDelayMs: 0, queryTimeoutMs: 10_000, logger: silentLogger, rowIds })
-  return { batcher, rowIds, pool }
+  const batcher = new WriteBatcher(pool, { batchSize: 1000, batchBytes: 1 << 20, flushMs: 0, deleteDelayMs: 0, queryTimeoutMs: 10_000, logger, rowIds })
+  const kiteServer = escapeSql('test-broker:1')
+  const insert = (messages: StoredMessage[]) => Promise.all(messages.map((m) =>
+    batcher.insert(store.layout.messageTableFor(m.messageId).qualified, messageKey(m.topic, m.messageId), m.messageId, messageRowSql(m, kiteServer))))
+  return { batcher, rowIds, pool, insert }
 }
 
 test.serial('mysql store: the row ids remembered from a group commit are the rows\' ids on the server', async (t) => {
   const store = await open(undefined, 'createSchema=true&writers=1')
-  const { batcher, rowIds, pool } = rowIdBatcher(store)
+  const { rowIds, pool, insert } = rowIdBatcher(store)
   try {
     const messages = [...Array.from({ length: 5 }, () => makeMessage({ messageId: idInTable('7') })), ...Array.from({ length: 3 }, () => makeMessage({ messageId: idInTable('3') }))]
-    const kiteServer = escapeSql('test-broker:1')
-    await Promise.all(messages.map((m) => batcher.insert(store.layout.messageTableFor(m.messageId).qualified, messageKey(m.topic, m.messageId), m.messageId, messageRowSql(m, kiteServer))))
+    await insert(messages)
     for (const m of messages) {
       const [rows] = await pool.query<RowDataPacket[]>(`SELECT id FROM ${store.layout.messageTableFor(m.messageId).qualified} WHERE message_id = '${m.messageId}'`)
       t.is(rowIds.take(messageKey(m.topic, m.messageId)), Number(rows[0].id), m.messageId)
@@ -277,16 +282,13 @@ test.serial('mysql store: the row ids remembered from a group commit are the row
 test.serial('mysql store: deletes by row id stay exact when the ids are wrong', async (t) => {
   const { logger, lines } = debugRecorder()
   const store = await open(undefined, 'createSchema=true&writers=1')
-  const { batcher, rowIds, pool } = rowIdBatcher(store)
-  const quiet = new WriteBatcher(pool, { batchSize: 1000, batchBytes: 1 << 20, flushMs: 0, deleteDelayMs: 0, queryTimeoutMs: 10_000, logger })
+  const { batcher, rowIds, pool, insert } = rowIdBatcher(store, logger)
   try {
     const [a, b, c, d] = [1, 2, 3, 4].map(() => makeMessage({ messageId: idInTable('9') }))
-    const table = store.layout.messageTableFor(a.messageId).qualified
-    const kiteServer = escapeSql('test-broker:1')
-    await Promise.all([a, b, c, d].map((m) => batcher.insert(table, messageKey(m.topic, m.messageId), m.messageId, messageRowSql(m, kiteServer))))
+    await insert([a, b, c, d])
     const [idA, idB, idC, idD] = [a, b, c, d].map((m) => rowIds.take(messageKey(m.topic, m.messageId))!)
     const statement = new MysqlStatements(store.layout).delete[9]
-    const del = (m: StoredMessage, rowId: number) => quiet.runKeyed(statement, messageKey(m.topic, m.messageId), { messageId: m.messageId, topic: m.topic, rowId })
+    const del = (m: StoredMessage, rowId: number) => batcher.runKeyed(statement, messageKey(m.topic, m.messageId), { messageId: m.messageId, topic: m.topic, rowId })
 
     t.deepEqual(await Promise.all([del(a, idB), del(b, idA)]), [true, true], 'swapped ids: the same two rows, each deleted once')
     t.deepEqual(lines.filter((l) => AMBIGUOUS.test(l)), [])
