@@ -162,8 +162,7 @@ export class MysqlStore implements MessageStore {
   }
 
   delete(topic: string, messageId: string): Promise<boolean> {
-    const key = messageKey(topic, messageId)
-    return this.#writerFor(messageId).runKeyed(this.#sql.delete[hashDigit(messageId)], key, { messageId, topic, rowId: this.#rowIds?.take(key) })
+    return this.#keyed(topic, messageId, this.#sql.delete, true)
   }
 
   async moveToDeadLetter(topic: string, messageId: string, reason: string, atMs: number): Promise<boolean> {
@@ -198,9 +197,15 @@ export class MysqlStore implements MessageStore {
     })
   }
 
-  /** A key-only statement through the group commit (coalesced with its kind's others on the table); true when it matched a row. */
-  #keyed(topic: string, messageId: string, statements: KeyedStatement[]): Promise<boolean> {
-    return this.#writerFor(messageId).runKeyed(statements[hashDigit(messageId)], messageKey(topic, messageId), { messageId, topic })
+  /**
+   * A key-only statement through the group commit (coalesced with its kind's others on the table);
+   * true when it matched a row. `byRowId`: the statement deletes the row and may find it by its
+   * remembered id (row-ids.ts), which is forgotten with it.
+   */
+  #keyed(topic: string, messageId: string, statements: KeyedStatement[], byRowId = false): Promise<boolean> {
+    const key = messageKey(topic, messageId)
+    const rowId = byRowId ? this.#rowIds?.take(key) : undefined
+    return this.#writerFor(messageId).runKeyed(statements[hashDigit(messageId)], key, { messageId, topic, rowId })
   }
 
   /** One keyed statement with values through the group commit; true when it matched a row. */

@@ -12,9 +12,14 @@ export function testMysqlAddress(): string {
   return address
 }
 
-export function mysqlAdminConnection(): Promise<mysql.Connection> {
+/** The test server's address as connection options. */
+export function testMysqlEndpoint(): { host: string; port: number } {
   const [host, port] = testMysqlAddress().split(':')
-  return mysql.createConnection({ host, port: Number(port), user: 'root', password: '' })
+  return { host, port: Number(port) }
+}
+
+export function mysqlAdminConnection(): Promise<mysql.Connection> {
+  return mysql.createConnection({ ...testMysqlEndpoint(), user: 'root', password: '' })
 }
 
 /** Runs `work` on an admin connection of its own, closed afterwards. */

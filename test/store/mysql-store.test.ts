@@ -22,7 +22,7 @@ import { MysqlStore, brokerIdentity, mysqlOptionsFromUrl } from '../../store/mys
 import { openStore } from '../../store/open-store.ts'
 import { eventually } from '../helpers/clients.ts'
 import { debugRecorder } from '../helpers/logger.ts'
-import { dropShardDatabases, mysqlAdminConnection, testMysqlAddress, withMysqlAdmin } from '../helpers/mysql.ts'
+import { dropShardDatabases, mysqlAdminConnection, testMysqlAddress, testMysqlEndpoint, withMysqlAdmin } from '../helpers/mysql.ts'
 import { comparable, makeMessage, newId, storeConformance } from './conformance.ts'
 
 const databasesOf = new WeakMap<MessageStore, string>()
@@ -247,43 +247,46 @@ test('mysql row ids: bounded, forgotten when the row goes, none from a server th
   t.is(rowIds.take('e'), undefined)
 })
 
-/**
- * A write batcher of its own on `store`'s databases, remembering row ids, and a way to insert
- * messages through it in one group commit.
- */
-function rowIdBatcher(store: MysqlStore, logger: Logger = silentLogger) {
-  const [host, port] = testMysqlAddress().split(':')
-  const pool = mysql.createPool({ host, port: Number(port), user: 'root', multipleStatements: true, queryFormat: passRenderedSql, connectionLimit: 2 })
+interface RowIdBatcher {
+  store: MysqlStore
+  batcher: WriteBatcher
+  rowIds: RowIds
+  pool: mysql.Pool
+  /** Inserts the messages through `batcher`, in one group commit. */
+  insert: (messages: StoredMessage[]) => Promise<unknown>
+}
+
+/** Runs `work` with a fresh store and a write batcher of its own on its databases, remembering row ids. */
+async function withRowIdBatcher(work: (b: RowIdBatcher) => Promise<void>, logger: Logger = silentLogger): Promise<void> {
+  const store = await open(undefined, 'createSchema=true&writers=1')
+  const pool = mysql.createPool({ ...testMysqlEndpoint(), user: 'root', multipleStatements: true, queryFormat: passRenderedSql, connectionLimit: 2 })
   const rowIds = new RowIds(1, 1000)
   const batcher = new WriteBatcher(pool, { batchSize: 1000, batchBytes: 1 << 20, flushMs: 0, deleteDelayMs: 0, queryTimeoutMs: 10_000, logger, rowIds })
   const kiteServer = escapeSql('test-broker:1')
   const insert = (messages: StoredMessage[]) => Promise.all(messages.map((m) =>
     batcher.insert(store.layout.messageTableFor(m.messageId).qualified, messageKey(m.topic, m.messageId), m.messageId, messageRowSql(m, kiteServer))))
-  return { batcher, rowIds, pool, insert }
+  try {
+    await work({ store, batcher, rowIds, pool, insert })
+  } finally {
+    await pool.end()
+    await store.stop()
+    await cleanup(store)
+  }
 }
 
-test.serial('mysql store: the row ids remembered from a group commit are the rows\' ids on the server', async (t) => {
-  const store = await open(undefined, 'createSchema=true&writers=1')
-  const { rowIds, pool, insert } = rowIdBatcher(store)
-  try {
+test.serial('mysql store: the row ids remembered from a group commit are the rows\' ids on the server', (t) =>
+  withRowIdBatcher(async ({ store, rowIds, pool, insert }) => {
     const messages = [...Array.from({ length: 5 }, () => makeMessage({ messageId: idInTable('7') })), ...Array.from({ length: 3 }, () => makeMessage({ messageId: idInTable('3') }))]
     await insert(messages)
     for (const m of messages) {
       const [rows] = await pool.query<RowDataPacket[]>(`SELECT id FROM ${store.layout.messageTableFor(m.messageId).qualified} WHERE message_id = '${m.messageId}'`)
       t.is(rowIds.take(messageKey(m.topic, m.messageId)), Number(rows[0].id), m.messageId)
     }
-  } finally {
-    await pool.end()
-    await store.stop()
-    await cleanup(store)
-  }
-})
+  }))
 
-test.serial('mysql store: deletes by row id stay exact when the ids are wrong', async (t) => {
+test.serial('mysql store: deletes by row id stay exact when the ids are wrong', (t) => {
   const { logger, lines } = debugRecorder()
-  const store = await open(undefined, 'createSchema=true&writers=1')
-  const { batcher, rowIds, pool, insert } = rowIdBatcher(store, logger)
-  try {
+  return withRowIdBatcher(async ({ store, batcher, rowIds, insert }) => {
     const [a, b, c, d] = [1, 2, 3, 4].map(() => makeMessage({ messageId: idInTable('9') }))
     await insert([a, b, c, d])
     const [idA, idB, idC, idD] = [a, b, c, d].map((m) => rowIds.take(messageKey(m.topic, m.messageId))!)
@@ -297,11 +300,7 @@ test.serial('mysql store: deletes by row id stay exact when the ids are wrong', 
     t.true(lines.some((l) => AMBIGUOUS.test(l)))
     t.truthy(await store.get(d.topic, d.messageId), 'a row named only by a wrong id stays')
     t.is(await store.get(c.topic, c.messageId), undefined)
-  } finally {
-    await pool.end()
-    await store.stop()
-    await cleanup(store)
-  }
+  }, logger)
 })
 
 test.serial('mysql store: deletes sharing a statement report each id exactly, missing ids included', async (t) => {
