@@ -31,9 +31,10 @@ import { silentLogger, type Logger } from '../protocol/logger.ts'
 import { lockDirectory } from './file/dir-lock.ts'
 import { FarBuckets, farBucketDefaults } from './file/far-buckets.ts'
 import {
-  RecordType, decodeBindings, decodeDelete, decodeSave, decodeSaveSummary, decodeSnapshot, decodeState, encodeBindings, encodeDelete,
+  RecordType, decodeBindings, decodeDelete, decodeDeletes, decodeSave, decodeSaveSummary, decodeSnapshot, decodeState, encodeBindings,
   encodePruneSnapshots, encodeSave, encodeSnapshot, encodeState, RecordReader, type MessageState, type SaveLocation,
 } from './file/record-codec.ts'
+import { PendingDeletes } from './file/pending-deletes.ts'
 import { recoverSegments } from './file/recovery.ts'
 import { SaveKeyReader } from './file/save-key-reader.ts'
 import { SegmentLog, listSegments, type ReadRecord } from './file/segment-log.ts'
@@ -134,6 +135,8 @@ export class FileStore implements MessageStore {
   #log: SegmentLog | undefined
   #unlock: (() => void) | undefined
   #openReport: FileStoreOpenReport | undefined
+  /** Deletes not in the log yet: they go in as one DELETES record before anything else is appended. */
+  #deletes: PendingDeletes | undefined
 
   constructor(options: FileStoreOptions) {
     this.dir = options.dir
@@ -203,9 +206,12 @@ export class FileStore implements MessageStore {
         syncReadBytes: this.#options.syncReadBytes,
         readThread: this.#options.readThread,
         logger: this.#logger, onNewSegment: (segment) => state.refs.setActive(segment),
+        beforeFlush: () => deletes.place(),
       })
+      const deletes = new PendingDeletes(log, state)
       log.openSync(recovered.segments)
       this.#log = log
+      this.#deletes = deletes
       this.#state = state
       state.endLoading()
       this.#openReport = {
@@ -225,6 +231,8 @@ export class FileStore implements MessageStore {
   async stop(): Promise<void> {
     const log = this.#log
     if (log === undefined) return
+    this.#deletes?.place()
+    this.#deletes = undefined
     this.#log = undefined
     this.#state?.close()
     this.#state = undefined
@@ -248,7 +256,7 @@ export class FileStore implements MessageStore {
       } catch (err) {
         throw new StoreError(`message ${message.messageId} cannot be encoded: ${(err as Error).message}`, { cause: err, retriable: false })
       }
-      const { segment, offset, written } = this.#open().log.append(record)
+      const { segment, offset, written } = this.#append(record)
       const slot = state.addMessage(message, segment, offset)
       return written.catch((err: unknown) => {
         // not in the log: the message must not be delivered or block a retry of the same id
@@ -272,7 +280,7 @@ export class FileStore implements MessageStore {
   rollback(topic: string, messageId: string): Promise<boolean> {
     return this.#withFound(topic, messageId, (found, state) => {
       if (found === undefined || state.index.isDead(found.slot) || state.index.isCommitted(found.slot)) return false
-      return this.#remove(found.slot, topic, messageId).then(done)
+      return this.#remove(found.slot, topic, messageId)
     })
   }
 
@@ -296,7 +304,7 @@ export class FileStore implements MessageStore {
   delete(topic: string, messageId: string): Promise<boolean> {
     return this.#withFound(topic, messageId, (found, state) => {
       if (found === undefined || state.index.isDead(found.slot)) return false
-      return this.#remove(found.slot, topic, messageId).then(done)
+      return this.#remove(found.slot, topic, messageId)
     })
   }
 
@@ -332,24 +340,24 @@ export class FileStore implements MessageStore {
   }
 
   async saveSnapshot(snapshot: StatSnapshot): Promise<void> {
-    const { state, log } = this.#open()
+    const { state } = this.#open()
     const json = JSON.stringify(snapshot.data)
-    const { segment, written } = log.append(encodeSnapshot(snapshot.atMs, json))
+    const { segment, written } = this.#append(encodeSnapshot(snapshot.atMs, json))
     state.addSnapshot(snapshot.atMs, json, segment)
     await written
   }
 
   async pruneSnapshots(beforeMs: number): Promise<void> {
-    const { state, log } = this.#open()
+    const { state } = this.#open()
     if (!state.hasSnapshotsBefore(beforeMs)) return
-    const { segment, written } = log.append(encodePruneSnapshots(beforeMs))
+    const { segment, written } = this.#append(encodePruneSnapshots(beforeMs))
     state.pruneSnapshots(beforeMs, segment)
     await written
   }
 
   async saveBindings(bindings: StoredBindings): Promise<void> {
-    const { state, log } = this.#open()
-    const { segment, written } = log.append(encodeBindings(bindings.topic, bindings.groupId, bindings.json))
+    const { state } = this.#open()
+    const { segment, written } = this.#append(encodeBindings(bindings.topic, bindings.groupId, bindings.json))
     state.setBindings(bindings.topic, bindings.groupId, bindings.json, segment)
     await written
   }
@@ -518,17 +526,26 @@ export class FileStore implements MessageStore {
   }
 
   #writeState(slot: number, topic: string, messageId: string, s: MessageState): Promise<void> {
-    const { state, log } = this.#open()
-    const { segment, written } = log.append(encodeState(topic, messageId, s, this.#saveLocationOf(state, slot)))
+    const { state } = this.#open()
+    const { segment, written } = this.#append(encodeState(topic, messageId, s, this.#saveLocationOf(state, slot)))
     state.applyState(slot, s, segment)
     return written
   }
 
-  #remove(slot: number, topic: string, messageId: string): Promise<void> {
-    const { state, log } = this.#open()
-    const { segment, written } = log.append(encodeDelete(topic, messageId, this.#saveLocationOf(state, slot)))
-    state.removeMessage(slot, segment)
-    return written
+  /**
+   * Every record goes in through here: deletes held back for a DELETES record go first, so the log
+   * keeps the order of the changes (a delete, then a new SAVE of the same key, must replay as such).
+   */
+  #append(record: Buffer): ReturnType<SegmentLog['append']> {
+    const { log } = this.#open()
+    this.#deletes?.place()
+    return log.append(record)
+  }
+
+  /** Resolves true once the tombstone is written: with the other deletes of its batch, in one record. */
+  #remove(slot: number, topic: string, messageId: string): Promise<boolean> {
+    this.#open()
+    return this.#deletes!.add(slot, topic, messageId)
   }
 
   /** The SAVE record at (segment, offset), as stored; `topic` and `messageId` name it in errors. */
@@ -630,6 +647,12 @@ export class FileStore implements MessageStore {
         if (slot >= 0) state.removeMessage(slot, segment)
         return
       }
+      case RecordType.DELETES:
+        for (const { topic, messageId, saveAt } of decodeDeletes(r)) {
+          const slot = this.#replayFind(state, saves, topic, messageId, saveAt)
+          if (slot >= 0) state.removeMessage(slot, segment)
+        }
+        return
       case RecordType.SNAPSHOT: {
         const { atMs, json } = decodeSnapshot(r)
         state.addSnapshot(atMs, json, segment)

@@ -7,6 +7,9 @@
  * is a small STATE record holding all of its mutable fields, so the newest STATE alone says where
  * a message stands and older ones may vanish with their segment. DELETE is the tombstone.
  *
+ * DELETES is many tombstones in one record: the deletes of one write batch share a frame and a CRC
+ * (a burst of delivered messages wrote one DELETE each: ~0.6 µs apiece, 5 % of the broker's time).
+ *
  * STATE and DELETE also name where the message's SAVE record is (`saveAt`): the index keeps only a
  * hash of far-future messages' ids, and a location is unique, so start-up matches these records to
  * their message exactly without the id in memory. Records written before that (STATE without the
@@ -30,6 +33,8 @@ export const RecordType = {
   BINDINGS: 6,
   /** DELETE with the location of the deleted message's SAVE record. */
   DELETE_AT: 7,
+  /** A count, then that many DELETE_AT payloads. */
+  DELETES: 8,
 } as const
 export type RecordType = (typeof RecordType)[keyof typeof RecordType]
 
@@ -222,6 +227,31 @@ export function encodeDelete(topic: string, messageId: string, saveAt: SaveLocat
   return w.finish()
 }
 
+/** A tombstone as DELETE_AT and DELETES records carry it. */
+export interface Tombstone {
+  topic: string
+  messageId: string
+  saveAt: SaveLocation
+}
+
+/** Tombstones per DELETES record at most (about 200 KiB with 32-character ids). */
+export const MAX_TOMBSTONES_PER_RECORD = 4096
+
+export function encodeDeletes(tombstones: readonly Tombstone[]): Buffer {
+  if (tombstones.length > MAX_TOMBSTONES_PER_RECORD) throw new StoreError(`${tombstones.length} tombstones in one record (at most ${MAX_TOMBSTONES_PER_RECORD})`)
+  let size = 4
+  for (const t of tombstones) size += strBytes(t.topic) + strBytes(t.messageId) + 8
+  const w = new RecordWriter(RecordType.DELETES, size)
+  w.u32(tombstones.length)
+  for (const t of tombstones) {
+    w.str(t.topic)
+    w.str(t.messageId)
+    w.u32(t.saveAt.segment)
+    w.u32(t.saveAt.offset)
+  }
+  return w.finish()
+}
+
 export function encodeSnapshot(atMs: number, json: string): Buffer {
   const w = new RecordWriter(RecordType.SNAPSHOT, 8 + strBytes(json))
   w.f64(atMs)
@@ -383,6 +413,19 @@ export function decodeDelete(r: RecordReader, type: number): { topic: string; me
   const topic = r.str()
   const messageId = r.str()
   return { topic, messageId, saveAt: type === RecordType.DELETE_AT ? { segment: r.u32(), offset: r.u32() } : undefined }
+}
+
+/** The tombstones of a DELETES record, in the order they were written. */
+export function decodeDeletes(r: RecordReader): Tombstone[] {
+  const count = r.u32()
+  if (count > MAX_TOMBSTONES_PER_RECORD) throw new StoreError(`DELETES record claims ${count} tombstones`)
+  const out: Tombstone[] = []
+  for (let i = 0; i < count; i++) {
+    const topic = r.str()
+    const messageId = r.str()
+    out.push({ topic, messageId, saveAt: { segment: r.u32(), offset: r.u32() } })
+  }
+  return out
 }
 
 /** The (topic, messageId) of a SAVE record, read from its prefix. */

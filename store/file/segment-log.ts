@@ -38,6 +38,11 @@ export interface SegmentLogOptions {
   logger: Logger
   /** Told of every new active segment, before any record is placed in it. */
   onNewSegment: (segment: number) => void
+  /**
+   * Called before a batch is taken to be written: a caller holding records back to join them into
+   * one (the file store's deletes) appends them now, into the batch nextBatchWritten() promised.
+   */
+  beforeFlush?: () => void
 }
 
 export interface Appended {
@@ -218,6 +223,18 @@ export class SegmentLog {
     return { segment: segment.id, offset, written: batch.promise }
   }
 
+  /**
+   * What a record appended now would wait for: the pending batch (begun if there is none) and its
+   * flush. For records held back until beforeFlush; throws as append() would.
+   */
+  nextBatchWritten(): Promise<void> {
+    if (this.#closed) throw new StoreError('file store is stopped')
+    if (this.#failure !== undefined) throw this.#failure
+    const batch = (this.#pending ??= newBatch())
+    this.#flushSoon()
+    return batch.promise
+  }
+
   /** Resolves once everything appended so far is written (or rejects if the log broke). */
   async drain(): Promise<void> {
     while (this.#pending !== undefined || this.#inFlight !== undefined) {
@@ -370,6 +387,7 @@ export class SegmentLog {
 
   async #flush(): Promise<void> {
     while (this.#inFlight === undefined && this.#pending !== undefined) {
+      this.#options.beforeFlush?.()
       const batch = this.#pending
       this.#pending = undefined
       this.#inFlight = batch

@@ -280,6 +280,15 @@ export class StoreState {
 
   /** Forgets a message; its tombstone (DELETE) is in `tombstoneSegment`. */
   removeMessage(slot: number, tombstoneSegment: number): void {
+    const { saveSegment, stateSegment } = this.forgetMessage(slot)
+    this.tombstonePlaced(tombstoneSegment, saveSegment, stateSegment)
+  }
+
+  /**
+   * Forgets a message whose tombstone is not placed in the log yet: it is gone for every lookup,
+   * but the segments its records are in stay held until tombstonePlaced() (with what this returns).
+   */
+  forgetMessage(slot: number): { saveSegment: number; stateSegment: number } {
     const index = this.index
     if (index.isDead(slot)) this.#dead.delete(slot)
     else {
@@ -290,9 +299,14 @@ export class StoreState {
     const extra = this.#extras.get(slot)
     this.#extras.delete(slot)
     index.remove(slot)
+    return { saveSegment, stateSegment: extra?.stateSegment ?? 0 }
+  }
+
+  /** A forgotten message's tombstone is in `tombstoneSegment`: its records' segments may go. */
+  tombstonePlaced(tombstoneSegment: number, saveSegment: number, stateSegment: number): void {
     this.refs.dependOn(tombstoneSegment, saveSegment)
     this.refs.release(saveSegment)
-    if (extra !== undefined && extra.stateSegment !== 0) this.refs.release(extra.stateSegment)
+    if (stateSegment !== 0) this.refs.release(stateSegment)
   }
 
   /** Overrides the SAVE record's deliverAtMs / expiredTime, when a STATE record changed them. */

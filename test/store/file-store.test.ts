@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url'
 import type { Logger } from '../../protocol/logger.ts'
 import { FileStore, type FileStoreOptions } from '../../store/file-store.ts'
 import { crc32 } from '../../store/file/crc32.ts'
+import { encodeDelete } from '../../store/file/record-codec.ts'
+import { listSegments } from '../../store/file/segment-log.ts'
 import { MemoryStore } from '../../store/memory-store.ts'
 import { compareDue, type MessageStore, type StoredMessage } from '../../store/message-store.ts'
 import { openStore } from '../../store/open-store.ts'
@@ -204,6 +206,82 @@ test('file store: saves in the same tick are written with one write', async (t) 
   const deletes = messages.slice(0, 10).map((m) => store.delete(m.topic, m.messageId))
   await Promise.all([...updates, ...deletes])
   t.is(store.io.writes - before.writes, 2)
+  await cleanup(store)
+})
+
+/** The types of every record in `dir`'s segments, in log order. */
+function recordTypes(dir: string): number[] {
+  const types: number[] = []
+  for (const name of segmentFiles(dir)) {
+    const bytes = readFileSync(join(dir, name))
+    for (let at = 0; at + 8 <= bytes.length; at += 8 + bytes.readUInt32LE(at)) types.push(bytes[at + 8])
+  }
+  return types
+}
+
+const DELETE_AT = 7
+const DELETES = 8
+
+test('file store: the deletes of one batch go to the log as one DELETES record, and a reopen replays them', async (t) => {
+  let store = await open()
+  const messages = Array.from({ length: 50 }, () => makeMessage())
+  await Promise.all(messages.map((m) => store.save(m)))
+  const typesBefore = recordTypes(store.dir).length
+  const deleted = messages.slice(0, 30)
+  t.deepEqual(await Promise.all(deleted.map((m) => store.delete(m.topic, m.messageId))), deleted.map(() => true))
+  t.deepEqual(recordTypes(store.dir).slice(typesBefore), [DELETES], 'thirty deletes, one record')
+  t.is(await store.get(deleted[0].topic, deleted[0].messageId), undefined)
+  store = await reopen(store)
+  for (const m of deleted) t.is(await store.get(m.topic, m.messageId), undefined, `${m.messageId} stays deleted`)
+  t.deepEqual((await store.stats()).pendingByTopic, { trade: 20 })
+  await cleanup(store)
+})
+
+test('file store: a delete and a new save of the same key in one batch replay in that order', async (t) => {
+  let store = await open()
+  const first = makeMessage({ body: Buffer.from('first') })
+  await store.save(first)
+  const second = { ...first, body: Buffer.from('second') }
+  // not awaited in between: both are in the log's pending batch together
+  const [deleted] = await Promise.all([store.delete(first.topic, first.messageId), store.save(second)])
+  t.true(deleted)
+  t.deepEqual(recordTypes(store.dir).slice(-2), [DELETES, 1], 'the tombstone before the new SAVE')
+  store = await reopen(store)
+  t.deepEqual((await store.get(first.topic, first.messageId))?.body, Buffer.from('second'))
+  await cleanup(store)
+})
+
+test('file store: DELETE_AT records of the previous version still delete at start-up', async (t) => {
+  let store = await open()
+  const gone = makeMessage()
+  const kept = makeMessage()
+  await store.save(gone)
+  await store.save(kept)
+  const [firstSegment] = listSegments(store.dir)
+  await store.stop()
+  appendFileSync(lastSegment(store.dir), encodeDelete(gone.topic, gone.messageId, { segment: firstSegment, offset: 0 }))
+  t.deepEqual(recordTypes(store.dir).slice(-1), [DELETE_AT])
+  store = await open({ dir: store.dir })
+  t.is(await store.get(gone.topic, gone.messageId), undefined)
+  t.deepEqual(comparable(t, await store.get(kept.topic, kept.messageId)), kept)
+  await cleanup(store)
+})
+
+test('file store: a torn DELETES record at the tail is truncated; its messages are back (delivered again), the rest recovered', async (t) => {
+  let store = await open()
+  const messages = Array.from({ length: 10 }, () => makeMessage())
+  for (const m of messages) await store.save(m)
+  await store.delete(messages[0].topic, messages[0].messageId)
+  const torn = messages.slice(1, 6)
+  await Promise.all(torn.map((m) => store.delete(m.topic, m.messageId)))
+  t.deepEqual(recordTypes(store.dir).slice(-2), [DELETES, DELETES])
+  await store.stop()
+  truncateSync(lastSegment(store.dir), statSync(lastSegment(store.dir)).size - 3)
+  const logger = recordingLogger()
+  store = await open({ dir: store.dir, logger })
+  t.true(logger.warnings.some((w) => /truncat/i.test(w)), logger.warnings.join('; '))
+  t.is(await store.get(messages[0].topic, messages[0].messageId), undefined, 'the delete before the torn record holds')
+  for (const m of [...torn, ...messages.slice(6)]) t.deepEqual(comparable(t, await store.get(m.topic, m.messageId)), m)
   await cleanup(store)
 })
 
