@@ -28,6 +28,13 @@ export class InFlight {
     this.#byTopic.get(topic)?.delete(messageId)
   }
 
+  /** Messages with work under way now. */
+  get size(): number {
+    let n = 0
+    for (const works of this.#byTopic.values()) n += works.size
+    return n
+  }
+
   /** Everything under way now. */
   all(): Promise<unknown>[] {
     return [...this.#byTopic.values()].flatMap((works) => [...works.values()])

@@ -184,6 +184,11 @@ export class KiteQServer implements BrokerContext {
     return this.#scheduler.inMemory
   }
 
+  /** Messages whose delivery rounds (or scheduled work) are under way now: KiteQ's deliver_go, for stats. */
+  get deliveriesInFlight(): number {
+    return this.#inFlight.size
+  }
+
   /** Fired messages waiting for room in their group's window (for stats). */
   get dueParked(): number {
     return this.#duePump.parked

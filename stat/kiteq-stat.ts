@@ -1,8 +1,8 @@
 /**
  * KiteQ's own monitoring JSON, key for key (kiteq server/kite_server.go): /stat and /binds. Keys
  * keep KiteQ's spelling, `recieve` included, so kiteq-ops style dashboards read them unchanged.
- * Values with no Node counterpart (goroutine pools) are left out; values this process cannot see
- * yet (packet counts, delivery workers) are null rather than a made-up 0.
+ * Values with no Node counterpart (the goroutine count) are left out; `deliver_go`, KiteQ's
+ * delivery goroutines, counts the messages whose delivery is under way (one goroutine each there).
  */
 import type { StoreStats } from '../store/message-store.ts'
 import type { ObservedBroker } from './observed-broker.ts'
@@ -18,7 +18,8 @@ export interface KiteQStat {
     groups: Record<string, string[]>
     /** [permits acquired in the last second, permits per second]; 0 permits = no limit. */
     accept_limiter: [number, number]
-    deliver_go: number | null
+    /** KiteQ's delivery goroutines: here, messages whose delivery is under way. */
+    deliver_go: number
     /** KiteQ-TS additions. */
     scheduled_in_memory: number
     /** Due messages waiting for room in their group's window. */
@@ -59,7 +60,7 @@ export function kiteqStat(broker: ObservedBroker, rates: Rates, store: StoreStat
       topics_recieve: wholeEach(rates.receivedPerSecondByTopic),
       groups: broker.sessions.groups(),
       accept_limiter: [whole(Math.max(0, rates.receivedPerSecond - rates.throttledPerSecond)), broker.settings.acceptPermitsPerSecond],
-      deliver_go: null,
+      deliver_go: broker.deliveriesInFlight,
       scheduled_in_memory: broker.scheduledInMemory,
       due_parked: broker.dueParked,
       due_spilled: broker.dueSpilled,

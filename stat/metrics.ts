@@ -156,6 +156,8 @@ export class BrokerMetrics {
     gauge('kiteq_uncommitted_messages', 'Transactional messages waiting for their commit or rollback', [],
       async () => [[{}, (await sources.storeStats.get()).uncommitted]])
     gauge('kiteq_dead_letter_messages', 'Messages in the dead-letter table', [], async () => [[{}, (await sources.storeStats.get()).deadLetters]])
+    gauge('kiteq_deliveries_in_flight', 'Messages whose delivery is under way (sent and awaiting answers, or being read to be sent)', [],
+      () => [[{}, broker.deliveriesInFlight]])
     gauge('kiteq_scheduled_in_memory', 'Scheduler entries waiting in memory (the timing wheel)', [], () => [[{}, broker.scheduledInMemory]])
     gauge('kiteq_due_parked', 'Due messages waiting for room in their consumer group\'s window (-dueGroupWindow)', [], () => [[{}, broker.dueParked]])
     counter('kiteq_due_spilled_total', 'Due messages left in the store because their topic\'s queue was full (re-read as it drains)', [],

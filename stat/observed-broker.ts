@@ -6,6 +6,6 @@ import type { KiteQServer } from '../server/kiteq-server.ts'
 
 export type ObservedBroker = Pick<
   KiteQServer,
-  | 'address' | 'stats' | 'store' | 'sessions' | 'exchanger' | 'settings' | 'clock' | 'topics' | 'scheduledInMemory' | 'dueParked' | 'dueSpilled' | 'connectionCount' | 'traffic'
+  | 'address' | 'stats' | 'store' | 'sessions' | 'exchanger' | 'settings' | 'clock' | 'topics' | 'scheduledInMemory' | 'deliveriesInFlight' | 'dueParked' | 'dueSpilled' | 'connectionCount' | 'traffic'
   | 'isServedTopic' | 'setTopics' | 'cancel' | 'reschedule' | 'redrive' | 'lookup' | 'listDeadLetters'
 >

@@ -33,7 +33,7 @@ interface Setup {
 async function setup(
   t: ExecutionContext,
   viewOptions: Partial<OperatorViewOptions> = {},
-  decide?: (body: string, attempt: number) => boolean,
+  decide?: (body: string, attempt: number) => boolean | Promise<boolean>,
 ): Promise<Setup> {
   const topic = randomName('stat')
   const group = randomName('c')
@@ -143,6 +143,23 @@ test('the Prometheus parser refuses what is not the text format', (t) => {
 })
 
 // --------------------------------------------------------------------------- KiteQ endpoints
+
+test('/stat deliver_go and /metrics kiteq_deliveries_in_flight count the messages whose delivery is under way', async (t) => {
+  let release!: () => void
+  const held = new Promise<boolean>((resolve) => (release = () => resolve(true)))
+  // the consumer answers nothing until released: the three deliveries stay under way
+  const s = await setup(t, {}, () => held)
+  const stat = async () => (await json(await s.get('/stat'))).kiteq.deliver_go
+  t.is(await stat(), 0)
+  for (let i = 0; i < 3; i++) await s.producer.sendStringMessage({ topic: s.topic, messageType: 'm', body: `held ${i}` })
+  await eventually(async () => (await stat()) === 3, 5000, 'deliver_go at 3')
+  const metrics = parsePrometheus(await (await s.get('/metrics')).text())
+  t.deepEqual(metrics.samples.filter((x) => x.name === 'kiteq_deliveries_in_flight').map((x) => x.value), [3])
+  release()
+  await s.consumer.waitFor(3)
+  await eventually(async () => (await stat()) === 0, 5000, 'deliver_go back at 0')
+  await s.close()
+})
 
 test('/stat and /binds answer KiteQ JSON as text/json, with live rates, groups and bytes', async (t) => {
   const s = await setup(t)
