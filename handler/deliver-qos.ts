@@ -15,7 +15,7 @@ import type { Frame } from '../protocol/frame.ts'
 import { encodeHeader } from '../protocol/header.ts'
 import type { Connection } from '../remoting/connection.ts'
 import type { StoredMessage } from '../store/message-store.ts'
-import type { BrokerContext, DeliveryContext } from './context.ts'
+import { withItem, type BrokerContext, type DeliveryContext } from './context.ts'
 
 /** How long to put off a group whose consumers are all pushing back or warming up. */
 const BUSY_RETRY_MS = 100
@@ -48,7 +48,7 @@ function admitSend(
   broker: BrokerContext, ctx: DeliveryContext, groupId: string, now: number, limiter: GroupRoute['limiter'],
 ): boolean {
   if (ctx.scheduled && !broker.dueFlow.tryTake(ctx.message.topic, groupId)) {
-    ctx.parked.push(groupId)
+    ctx.parked = withItem(ctx.parked, groupId)
     return false
   }
   const wait = limiter?.tryTake(now) ?? 0
@@ -57,7 +57,7 @@ function admitSend(
     ctx.deferMs = Math.min(ctx.deferMs, wait)
     return false
   }
-  if (ctx.scheduled) ctx.windowPlaces.push(groupId)
+  if (ctx.scheduled) ctx.windowPlaces = withItem(ctx.windowPlaces, groupId)
   return true
 }
 
@@ -74,12 +74,12 @@ export function createDeliverQosHandler(broker: BrokerContext): Handler<Delivery
           continue
         }
         if (!admitSend(broker, ctx, route.groupId, now, route.limiter)) continue
-        ctx.sends.push({ groupId: route.groupId, answer: target.deliver(m).catch(() => false) })
+        ctx.sends = withItem(ctx.sends, { groupId: route.groupId, answer: target.deliver(m).catch(() => false) })
         continue
       }
       const picked = broker.sessions.pick(route.groupId, now)
       if (!('session' in picked)) {
-        if (picked.unavailable === 'offline' && !route.binding.persistent) ctx.succeeded.push(route.groupId)
+        if (picked.unavailable === 'offline' && !route.binding.persistent) ctx.succeeded = withItem(ctx.succeeded, route.groupId)
         else {
           const wait = picked.unavailable === 'offline' ? broker.settings.offlineRetryMs
             : picked.unavailable === 'busy' ? BUSY_RETRY_MS : WARMING_RETRY_MS
@@ -88,7 +88,7 @@ export function createDeliverQosHandler(broker: BrokerContext): Handler<Delivery
         continue
       }
       if (!admitSend(broker, ctx, route.groupId, now, route.limiter)) continue
-      ctx.sends.push({ groupId: route.groupId, answer: send(broker, picked.session.connection, m) })
+      ctx.sends = withItem(ctx.sends, { groupId: route.groupId, answer: send(broker, picked.session.connection, m) })
     }
     if (ctx.sends.length > 0) {
       m.deliverCount++

@@ -5,7 +5,7 @@
  * only full group windows in the way → parked until there is room.
  */
 import type { Handler } from '../pipe/pipeline.ts'
-import type { BrokerContext, DeliveryContext } from './context.ts'
+import { withItem, type BrokerContext, type DeliveryContext } from './context.ts'
 import { finishDelivered, moveToDeadLetter } from './deliver-outcome.ts'
 
 export function createDeliverResultHandler(broker: BrokerContext): Handler<DeliveryContext> {
@@ -24,11 +24,11 @@ function settle(broker: BrokerContext, ctx: DeliveryContext, answers: boolean[])
   for (let i = 0; i < ctx.sends.length; i++) {
     const group = ctx.sends[i].groupId
     if (answers[i]) {
-      ctx.succeeded.push(group)
+      ctx.succeeded = withItem(ctx.succeeded, group)
       broker.stats.groupOutcome(m.topic, group, 'delivered')
       broker.stats.observeDelivered(m.topic, group, m, broker.clock.now())
     } else {
-      ctx.failed.push(group)
+      ctx.failed = withItem(ctx.failed, group)
       broker.stats.groupOutcome(m.topic, group, 'failed')
     }
   }

@@ -119,8 +119,17 @@ interface ColdVerdicts {
 }
 
 const locationKey = (segment: number, offset: number) => `${segment}:${offset}`
-const messageOfRead = (read: { message: StoredMessage }) => read.message
 const done = () => true
+
+/** A SAVE record read back, decoded; `topic` and `messageId` name it in errors. */
+function decodeSaveRecord({ buf, frame }: ReadRecord, topic: string, messageId: string): StoredMessage {
+  try {
+    if (frame.type !== RecordType.SAVE) throw new Error(`record type ${frame.type}`)
+    return decodeSave(new RecordReader(buf, frame.payloadStart, frame.end), messageId)
+  } catch (err) {
+    throw new StoreError(`file store: the record of ${topic}/${messageId} is unreadable: ${(err as Error).message}`, { cause: err })
+  }
+}
 
 function isSavedAt(index: StoreState['index'], slot: number, at: SaveLocation): boolean {
   return index.saveSegment(slot) === at.segment && index.saveOffset(slot) === at.offset
@@ -324,11 +333,12 @@ export class FileStore implements MessageStore {
     const slot = deadSlot()
     if (slot < 0) return false
     // the expiry to extend may be only in the SAVE record
+    const saveOffset = state.index.saveOffset(slot)
     const saved = await this.#read(slot)
     const again = this.#open()
-    if (again.state !== state || deadSlot() !== slot || state.index.saveOffset(slot) !== saved.saveOffset) return false
+    if (again.state !== state || deadSlot() !== slot || state.index.saveOffset(slot) !== saveOffset) return false
     const s = state.stateOf(slot)
-    const expiredTime = s.expiredTime ?? saved.message.expiredTime
+    const expiredTime = s.expiredTime ?? saved.expiredTime
     s.dead = undefined
     s.deliverCount = 0
     s.txCheckCount = 0
@@ -368,7 +378,7 @@ export class FileStore implements MessageStore {
     return this.#withFound(topic, messageId, (found, state) => {
       if (found === undefined || state.index.isDead(found.slot)) return undefined
       // a cold message's SAVE record is all there is to it
-      return found.saved ?? this.#read(found.slot, messageId).then(messageOfRead)
+      return found.saved ?? this.#read(found.slot, messageId)
     })
   }
 
@@ -401,7 +411,7 @@ export class FileStore implements MessageStore {
     }
     const dead = chosen.map((slot) => state.deadLetterOf(slot)!)
     const messages = await Promise.all(chosen.map((slot) => this.#read(slot)))
-    return messages.map(({ message }, i) => ({ message, reason: dead[i].reason, deadAtMs: dead[i].deadAtMs }))
+    return messages.map((message, i) => ({ message, reason: dead[i].reason, deadAtMs: dead[i].deadAtMs }))
   }
 
   findById(messageId: string): Promise<{ message: StoredMessage; deadLetter?: { reason: string; deadAtMs: number } } | undefined> {
@@ -409,7 +419,7 @@ export class FileStore implements MessageStore {
       if (found === undefined) return undefined
       if (found.saved !== undefined) return { message: found.saved }
       const dead = state.deadLetterOf(found.slot)
-      const { message } = await this.#read(found.slot, messageId)
+      const message = await this.#read(found.slot, messageId)
       return dead === undefined ? { message } : { message, deadLetter: { reason: dead.reason, deadAtMs: dead.deadAtMs } }
     })
   }
@@ -556,36 +566,33 @@ export class FileStore implements MessageStore {
     } catch (err) {
       return Promise.reject(err)
     }
-    return read.then(({ buf, frame }) => {
-      try {
-        if (frame.type !== RecordType.SAVE) throw new Error(`record type ${frame.type}`)
-        return decodeSave(new RecordReader(buf, frame.payloadStart, frame.end), messageId)
-      } catch (err) {
-        throw new StoreError(`file store: the record of ${topic}/${messageId} is unreadable: ${(err as Error).message}`, { cause: err })
-      }
-    })
+    return read.then((record) => decodeSaveRecord(record, topic, messageId))
   }
 
   /**
    * The hot message in `slot` as it stands now: its SAVE record with the index's changes on top.
-   * A promise chain, not an async function: every fired delayed message and retry comes here.
-   * `messageId`: the slot's id when the caller has it (found by it), else taken from the index.
+   * One promise chained on the log's read, not an async function: every fired delayed message and
+   * retry comes here. `messageId`: the slot's id when the caller has it (found by it), else taken
+   * from the index.
    */
-  #read(slot: number, messageId?: string): Promise<{ message: StoredMessage; saveOffset: number }> {
+  #read(slot: number, messageId?: string): Promise<StoredMessage> {
     let state: StoreState
+    let read: Promise<ReadRecord>
     try {
-      state = this.#open().state
+      const opened = this.#open()
+      state = opened.state
+      read = opened.log.read(state.index.saveSegment(slot), state.index.saveOffset(slot))
     } catch (err) {
       return Promise.reject(err)
     }
     const index = state.index
     const topic = index.topicOf(slot)
-    messageId ??= index.messageIdOf(slot)
-    const saveOffset = index.saveOffset(slot)
+    const id = messageId ?? index.messageIdOf(slot)
     // taken before the read: the slot may be reused by another message while it is under way
     const s = state.stateOf(slot)
-    return this.#readSave(index.saveSegment(slot), saveOffset, topic, messageId).then((m) => {
-      if (m.topic !== topic || m.messageId !== messageId) throw new StoreError(`file store: index points ${topic}/${messageId} at ${m.topic}/${m.messageId}`)
+    return read.then((record) => {
+      const m = decodeSaveRecord(record, topic, id)
+      if (m.topic !== topic || m.messageId !== id) throw new StoreError(`file store: index points ${topic}/${id} at ${m.topic}/${m.messageId}`)
       m.commit = s.commit
       m.nextDeliverAtMs = s.nextDeliverAtMs
       m.deliverCount = s.deliverCount
@@ -598,7 +605,7 @@ export class FileStore implements MessageStore {
         m.header = { ...m.header, expiredTime: s.expiredTime }
         m.headerBytes = undefined
       }
-      return { message: m, saveOffset }
+      return m
     })
   }
 
