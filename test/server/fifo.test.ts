@@ -2,7 +2,7 @@ import test from 'ava'
 import { Fifo } from '../../server/fifo.ts'
 import { SeededRandom, testSeed } from '../helpers/random.ts'
 
-test('behaves as an array queue over 600 000 seeded pushes and shifts, across its compactions', (t) => {
+test('behaves as an array queue over 600 000 seeded pushes and shifts, across its resizes', (t) => {
   const rng = new SeededRandom(testSeed(7))
   const random = () => rng.next()
   const fifo = new Fifo<number>()
@@ -24,4 +24,22 @@ test('behaves as an array queue over 600 000 seeded pushes and shifts, across it
   t.deepEqual(rest, model)
   t.is(fifo.length, 0)
   t.is(fifo.shift(), undefined)
+})
+
+test('grows to hold a burst, gives the room back as it drains, and keeps its ring while it empties and refills', (t) => {
+  const fifo = new Fifo<number>()
+  for (let i = 0; i < 100_000; i++) fifo.push(i)
+  t.true(fifo.capacity >= 100_000 && fifo.capacity < 200_000, `capacity ${fifo.capacity} for 100 000 items`)
+  for (let i = 0; i < 99_990; i++) t.is(fifo.shift(), i)
+  t.is(fifo.length, 10)
+  t.true(fifo.capacity <= 64, `capacity ${fifo.capacity} left for 10 items`)
+  while (fifo.shift() !== undefined) { /* drain */ }
+  const capacity = fifo.capacity
+  // the due pump's turns: one in, one out, at message rate
+  for (let i = 0; i < 10_000; i++) {
+    fifo.push(i)
+    if (fifo.shift() !== i) return t.fail(`item ${i} lost`)
+  }
+  t.is(fifo.capacity, capacity)
+  t.is(fifo.length, 0)
 })
