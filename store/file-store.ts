@@ -215,12 +215,11 @@ export class FileStore implements MessageStore {
         syncReadBytes: this.#options.syncReadBytes,
         readThread: this.#options.readThread,
         logger: this.#logger, onNewSegment: (segment) => state.refs.setActive(segment),
-        beforeFlush: () => deletes.place(),
+        beforeFlush: () => this.#deletes?.place(),
       })
-      const deletes = new PendingDeletes(log, state)
       log.openSync(recovered.segments)
       this.#log = log
-      this.#deletes = deletes
+      this.#deletes = new PendingDeletes(log, state)
       this.#state = state
       state.endLoading()
       this.#openReport = {
@@ -233,6 +232,7 @@ export class FileStore implements MessageStore {
       unlock()
       this.#state = undefined
       this.#log = undefined
+      this.#deletes = undefined
       throw err instanceof StoreError ? err : new StoreError(`cannot open file store ${this.dir}: ${(err as Error).message}`, { cause: err })
     }
   }
