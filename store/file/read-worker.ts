@@ -44,9 +44,10 @@ export interface ReadBatchResult {
   errors?: (string | null)[]
 }
 
-interface Waiter {
-  resolve: (record: Buffer) => void
-  reject: (err: Error) => void
+/** Who a read's answer goes to: the record (its frame checked by the thread), or why there is none. */
+export interface ReadWaiter {
+  resolve(record: Buffer): void
+  reject(err: Error): void
 }
 
 /** Reads per batch at most: bigger batches wait longer for their first answer. */
@@ -70,11 +71,11 @@ export class ReadWorker {
   readonly #worker: Worker
   /** The reads of the batch being gathered, READ_FIELDS numbers each (#nextWaiters has their count). */
   readonly #next = new Float64Array(MAX_BATCH * READ_FIELDS)
-  #nextWaiters: Waiter[] = []
+  #nextWaiters: ReadWaiter[] = []
   /** The number the thread knows each segment file by. */
   readonly #files = new Map<string, number>()
   #fileNumbers = 0
-  readonly #inFlight = new Map<number, Waiter[]>()
+  readonly #inFlight = new Map<number, ReadWaiter[]>()
   #batchIds = 0
   #failed: Error | undefined
   #closing = false
@@ -102,16 +103,23 @@ export class ReadWorker {
    * that fails the check rejects, as one that cannot be read does).
    */
   read(path: string, offset: number, limit: number): Promise<Buffer> {
-    if (this.#failed !== undefined) return Promise.reject(this.#failed)
+    return new Promise((resolve, reject) => this.readInto(path, offset, limit, { resolve, reject }))
+  }
+
+  /** read(), answered to `waiter` (called later, never from within this call, unless the thread has failed). */
+  readInto(path: string, offset: number, limit: number, waiter: ReadWaiter): void {
+    if (this.#failed !== undefined) {
+      waiter.reject(this.#failed)
+      return
+    }
     const n = this.#nextWaiters.length
     if (n === 0) process.nextTick(this.#send)
     const at = n * READ_FIELDS
     this.#next[at] = this.#fileOf(path)
     this.#next[at + 1] = offset
     this.#next[at + 2] = limit
-    const answer = new Promise<Buffer>((resolve, reject) => this.#nextWaiters.push({ resolve, reject }))
+    this.#nextWaiters.push(waiter)
     if (n + 1 >= MAX_BATCH) this.#send()
-    return answer
   }
 
   /** Closes the thread's descriptor for `path` (after every read asked for before). */
