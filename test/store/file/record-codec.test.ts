@@ -1,5 +1,7 @@
 import test from 'ava'
-import { FRAME_HEADER_BYTES, RecordReader, decodeSave, encodeSave } from '../../../store/file/record-codec.ts'
+import {
+  FRAME_HEADER_BYTES, MAX_TOMBSTONES_PER_RECORD, RecordReader, RecordType, checkFrame, decodeDeletes, decodeSave, encodeDeletes, encodeSave,
+} from '../../../store/file/record-codec.ts'
 import { makeMessage } from '../conformance.ts'
 
 /** A SAVE record's reader, positioned past the frame header and type byte. */
@@ -19,4 +21,19 @@ test('decodeSave: an id whose UTF-8 bytes spell the expected id byte for byte is
   t.is(asLatin1.length, Buffer.byteLength('é€'))
   const decoded = decodeSave(readerOf(encodeSave(makeMessage({ messageId: 'é€' }))), asLatin1)
   t.is(decoded.messageId, 'é€')
+})
+
+test('DELETES: tombstones read back in order, any topic and id spelling; past the cap a record is refused', (t) => {
+  const tombstones = [
+    { topic: 'trade', messageId: 'a'.repeat(32), saveAt: { segment: 1, offset: 0 } },
+    { topic: 'é-topic', messageId: 'not-hex-€', saveAt: { segment: 2 ** 32 - 1, offset: 2 ** 31 } },
+    { topic: 'trade', messageId: '', saveAt: { segment: 7, offset: 12345 } },
+  ]
+  const record = encodeDeletes(tombstones)
+  const frame = checkFrame(record, 0, record.length)
+  t.true(frame.ok && frame.type === RecordType.DELETES)
+  t.deepEqual(decodeDeletes(readerOf(record)), tombstones)
+  t.deepEqual(decodeDeletes(readerOf(encodeDeletes([]))), [])
+  const tooMany = Array.from({ length: MAX_TOMBSTONES_PER_RECORD + 1 }, () => tombstones[0])
+  t.throws(() => encodeDeletes(tooMany), { message: /tombstones in one record/ })
 })
