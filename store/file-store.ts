@@ -9,8 +9,9 @@
  * store-state.ts). A lookup that meets a cold message checks its id against the SAVE record on
  * disk, so answers stay exact. get() reads the body back from the segment with one positional
  * read. Every change
- * is applied to the index at once (reads see it) and appended to the log; the call resolves
- * when its batch is written (group commit, one write per event-loop turn, see segment-log.ts).
+ * is applied to the index at once (reads see it) and appended to the log (deletes gather into one
+ * record per batch, file/pending-deletes.ts); the call resolves when its batch is written (group
+ * commit, one write per event-loop turn, see segment-log.ts).
  *
  * Durability (`fsync`, default `interval` every 100 ms): every acknowledged write has reached
  * the OS, so a killed process loses nothing it acknowledged. `batch` also fdatasyncs before
