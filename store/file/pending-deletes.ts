@@ -20,11 +20,8 @@ interface HeldDelete extends Tombstone {
 /** Deletes waiting for one DELETES record, and what their callers wait for. */
 interface Group {
   held: HeldDelete[]
-  /** Settles once the record is written: true, or the log's failure. */
+  /** Settles as the batch the record joins does (true once written), or with the failure that kept it out. */
   done: Promise<true>
-  /** The batch the record will join, promised when the group began. */
-  batchWritten: Promise<void>
-  resolve: (ok: true) => void
   reject: (err: Error) => void
 }
 
@@ -43,7 +40,7 @@ export class PendingDeletes {
     const index = this.#state.index
     const saveAt = { segment: index.saveSegment(slot), offset: index.saveOffset(slot) }
     // before the index changes: a log that is closed or broken throws here and nothing is forgotten
-    const group = (this.#group ??= newGroup(this.#log.nextBatchWritten()))
+    const group = (this.#group ??= this.#newGroup())
     const { stateSegment } = this.#state.forgetMessage(slot)
     group.held.push({ topic, messageId, saveAt, stateSegment })
     if (group.held.length >= MAX_TOMBSTONES_PER_RECORD) this.place()
@@ -64,16 +61,24 @@ export class PendingDeletes {
       return
     }
     for (const h of group.held) this.#state.tombstonePlaced(segment, h.saveAt.segment, h.stateSegment)
-    group.batchWritten.then(() => group.resolve(true), group.reject)
   }
-}
 
-function newGroup(batchWritten: Promise<void>): Group {
-  let resolve!: Group['resolve']
-  let reject!: Group['reject']
-  const done = new Promise<true>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  return { held: [], done, batchWritten, resolve, reject }
+  /**
+   * A group settles with the batch it was promised, whose flush places it first. That batch can
+   * also fail before it is flushed at all (a write before it broke the log): the group, never
+   * placed, is dropped then, so that the next delete asks the log again and hears of the failure.
+   */
+  #newGroup(): Group {
+    const batchWritten = this.#log.nextBatchWritten()
+    let reject!: Group['reject']
+    const done = new Promise<true>((resolve, rej) => {
+      reject = rej
+      batchWritten.then(() => resolve(true), (err: Error) => {
+        if (this.#group === group) this.#group = undefined
+        rej(err)
+      })
+    })
+    const group: Group = { held: [], done, reject }
+    return group
+  }
 }
