@@ -439,9 +439,9 @@ export class FileStore implements MessageStore {
 
   // ------------------------------------------------------------------------------- internals
 
-  #open(): { state: StoreState; log: SegmentLog } {
-    if (this.#state === undefined || this.#log === undefined) throw new StoreError('file store is not started')
-    return { state: this.#state, log: this.#log }
+  #open(): { state: StoreState; log: SegmentLog; deletes: PendingDeletes } {
+    if (this.#state === undefined || this.#log === undefined || this.#deletes === undefined) throw new StoreError('file store is not started')
+    return { state: this.#state, log: this.#log, deletes: this.#deletes }
   }
 
   /**
@@ -548,15 +548,14 @@ export class FileStore implements MessageStore {
    * keeps the order of the changes (a delete, then a new SAVE of the same key, must replay as such).
    */
   #append(record: Buffer): ReturnType<SegmentLog['append']> {
-    const { log } = this.#open()
-    this.#deletes?.place()
+    const { log, deletes } = this.#open()
+    deletes.place()
     return log.append(record)
   }
 
   /** Resolves true once the tombstone is written: with the other deletes of its batch, in one record. */
   #remove(slot: number, topic: string, messageId: string): Promise<boolean> {
-    this.#open()
-    return this.#deletes!.add(slot, topic, messageId)
+    return this.#open().deletes.add(slot, topic, messageId)
   }
 
   /** The SAVE record at (segment, offset), as stored; `topic` and `messageId` name it in errors. */

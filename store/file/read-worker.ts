@@ -99,15 +99,11 @@ export class ReadWorker {
   }
 
   /**
-   * The record at (path, offset), at most `limit` bytes, its frame checked by the thread (a record
-   * that fails the check rejects, as one that cannot be read does).
+   * Reads the record at (path, offset), at most `limit` bytes, and answers `waiter` with it, its
+   * frame checked by the thread (a record that fails the check is rejected, as one that cannot be
+   * read is). The answer comes later, never from within this call, unless the thread has failed.
    */
-  read(path: string, offset: number, limit: number): Promise<Buffer> {
-    return new Promise((resolve, reject) => this.readInto(path, offset, limit, { resolve, reject }))
-  }
-
-  /** read(), answered to `waiter` (called later, never from within this call, unless the thread has failed). */
-  readInto(path: string, offset: number, limit: number, waiter: ReadWaiter): void {
+  read(path: string, offset: number, limit: number, waiter: ReadWaiter): void {
     if (this.#failed !== undefined) {
       waiter.reject(this.#failed)
       return

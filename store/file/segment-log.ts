@@ -327,7 +327,7 @@ export class SegmentLog {
     const reader = (this.#reader ??= new ReadWorker((err) => this.#readerFailed(err), this.#options.readThreadEntry))
     segment.reads++
     return new Promise((resolve, reject) => {
-      reader.readInto(segment.path, offset, segment.writtenEnd - offset, new ThreadRead(segment, offset, this.#afterThreadFailed, resolve, reject))
+      reader.read(segment.path, offset, segment.writtenEnd - offset, new ThreadRead(segment, offset, this.#afterThreadFailed, resolve, reject))
     })
   }
 

@@ -16,6 +16,10 @@ function frame(payload: Buffer): Buffer {
   return out
 }
 
+/** A read as a promise of its record. */
+const read = (reader: ReadWorker, path: string, offset: number, limit: number) =>
+  new Promise<Buffer>((resolve, reject) => reader.read(path, offset, limit, { resolve, reject }))
+
 test('reads asked for in one turn come back whole, checked and in order, small and larger than the first read', async (t) => {
   const rng = new SeededRandom(testSeed(11))
   const records = Array.from({ length: 600 }, (_, i) => frame(rng.bytes(i % 50 === 0 ? 9_000 : rng.int(1, 900))))
@@ -32,19 +36,19 @@ test('reads asked for in one turn come back whole, checked and in order, small a
   }
   const failures: Error[] = []
   const reader = new ReadWorker((err) => failures.push(err))
-  const got = await Promise.all(offsets.map((offset) => reader.read(path, offset, at - offset).catch((err: Error) => err)))
+  const got = await Promise.all(offsets.map((offset) => read(reader, path, offset, at - offset).catch((err: Error) => err)))
   t.is(got.length, records.length)
   for (let i = 0; i < records.length; i++) {
     const read = got[i]
     if (i === torn) t.is(read instanceof Error ? read.message : 'read', `file store: record at ${path}:${offsets[torn]} is corrupt (bad-crc)`)
     else if (!(read instanceof Buffer) || !read.equals(records[i])) return t.fail(`record ${i} differs (seed ${rng.seed})`)
   }
-  const missing = await reader.read(join(path, '..', 'gone.log'), 0, 100).then(() => 'read', (err: Error) => err.message)
+  const missing = await read(reader, join(path, '..', 'gone.log'), 0, 100).then(() => 'read', (err: Error) => err.message)
   t.regex(missing, /read failed: ENOENT/)
-  t.true((await reader.read(path, 0, at)).equals(records[0]), 'a failed read does not hurt the next')
+  t.true((await read(reader, path, 0, at)).equals(records[0]), 'a failed read does not hurt the next')
   await reader.close()
   t.deepEqual(failures, [], 'closing is not a failure')
-  await t.throwsAsync(reader.read(path, 0, at), { message: /stopped/ })
+  await t.throwsAsync(read(reader, path, 0, at), { message: /stopped/ })
 })
 
 test('a thread that dies fails its reads and says so once', async (t) => {
@@ -53,9 +57,9 @@ test('a thread that dies fails its reads and says so once', async (t) => {
   writeFileSync(entry, "import { parentPort } from 'node:worker_threads'\nparentPort.once('message', () => process.exit(3))\n")
   const failures: Error[] = []
   const reader = new ReadWorker((err) => failures.push(err), new URL(`file://${entry}`))
-  await t.throwsAsync(reader.read(entry, 0, 10), { message: /reader thread exited/ })
+  await t.throwsAsync(read(reader, entry, 0, 10), { message: /reader thread exited/ })
   t.true(reader.failed)
-  await t.throwsAsync(reader.read(entry, 0, 10), { message: /reader thread exited/ })
+  await t.throwsAsync(read(reader, entry, 0, 10), { message: /reader thread exited/ })
   t.is(failures.length, 1)
   await reader.close()
 })
@@ -65,12 +69,12 @@ test('a forgotten file is closed on the thread: the same path written anew reads
   const first = frame(Buffer.from('first segment'))
   writeFileSync(path, first)
   const reader = new ReadWorker(() => {})
-  t.true((await reader.read(path, 0, first.length)).equals(first))
+  t.true((await read(reader, path, 0, first.length)).equals(first))
   // reclaiming a segment: forget, delete, and a later segment may take the same name
   reader.forget(path)
   unlinkSync(path)
   const second = frame(Buffer.from('second segment, longer'))
   writeFileSync(path, second)
-  t.true((await reader.read(path, 0, second.length)).equals(second), 'read through a descriptor of the deleted file otherwise')
+  t.true((await read(reader, path, 0, second.length)).equals(second), 'read through a descriptor of the deleted file otherwise')
   await reader.close()
 })
