@@ -3,7 +3,7 @@
  * {"port":N} on stdout and stops on SIGTERM. `startBrokerProcess` spawns it from a benchmark.
  * KITEQ_BENCH_SERVER='{"dueGroupWindow":1024}' adds server options (JSON) for tuning runs.
  * Diagnostics from the environment: KITEQ_BENCH_PROF=dir writes a CPU profile there;
- * KITEQ_BENCH_ELD=ms prints every second whose event-loop delay exceeded ms (to stderr);
+ * KITEQ_BENCH_ELD=ms prints every second whose event-loop delay exceeded ms, with its clock time (to stderr);
  * KITEQ_BENCH_GC=1 prints the garbage collector's time per kind every 5 s (to stderr);
  * KITEQ_BENCH_ALLOC=dir writes a sampled profile of every allocation there (where garbage comes from),
  * starting KITEQ_BENCH_ALLOC_AFTER ms after start; KITEQ_BENCH_ALLOC_LIVE=1 keeps only objects still
@@ -97,9 +97,11 @@ async function runBroker(): Promise<void> {
   if (eldMs > 0) {
     const { monitorEventLoopDelay } = await import('node:perf_hooks')
     const delay = monitorEventLoopDelay({ resolution: 1 })
+    // V8's --trace-gc lines count milliseconds from about here: this lines them up with the clock
+    process.stderr.write(`broker process started at ${new Date(performance.timeOrigin).toISOString().slice(11, 23)}\n`)
     delay.enable()
     setInterval(() => {
-      if (delay.max > eldMs * 1e6) process.stderr.write(`broker event-loop delay: max ${(delay.max / 1e6).toFixed(0)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms\n`)
+      if (delay.max > eldMs * 1e6) process.stderr.write(`${new Date().toISOString().slice(11, 19)} broker event-loop delay: max ${(delay.max / 1e6).toFixed(0)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms\n`)
       delay.reset()
     }, 1000).unref()
   }

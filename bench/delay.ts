@@ -3,6 +3,7 @@
  * process; its RSS is read from /proc.
  *   --mode lateness --rate 10000 --slots 10   N = rate × slots messages spread over S one-second
  *        slots, sent shuffled, then lateness (arrival − deliverAt) p50/p99/max
+ *        [--timeline] also prints p99 and max lateness per due second, with its clock time
  *   --mode backlog --pending 1000000          N messages due a day ahead: send rate and broker RSS
  *   --mode burst --count 500000               all due in the same second: time until the last arrives
  *        [--warmup 20000] messages due 3 s earlier, not measured (0: the burst meets cold code)
@@ -99,6 +100,18 @@ if (mode === 'lateness') {
   console.log('|---|---|---|---|---|---|---|---|---|')
   console.log(`| ${n} | ${rate} | ${formatRate(sendRate)} | ${firstSlot - sentBy} ms | ${percentile(sorted, 50)} | ${percentile(sorted, 99)} | ${sorted[sorted.length - 1]} | ${sorted.filter((x) => x < 0).length} | ${broker.rssMb().toFixed(0)} |`)
   if (!ok) console.log(`only ${arrivals.length} of ${n + rate} arrived`)
+  if (process.argv.includes('--timeline')) {
+    // which second was late, by the wall clock the broker's KITEQ_BENCH_ELD lines also carry
+    const perSlot: number[][] = Array.from({ length: slots }, () => [])
+    arrivals.forEach((late, i) => {
+      const slot = Math.floor((arrivalDueAt[i] - firstSlot) / 1000)
+      if (slot >= 0 && slot < slots) perSlot[slot].push(late)
+    })
+    for (const [slot, lates] of perSlot.entries()) {
+      lates.sort((a, b) => a - b)
+      console.log(`due second ${new Date(firstSlot + slot * 1000).toISOString().slice(11, 19)}: p99 ${percentile(lates, 99)} ms, max ${lates[lates.length - 1]} ms`)
+    }
+  }
 } else if (mode === 'backlog') {
   const pending = Number(arg('pending', '1000000'))
   const rssBefore = broker.rssMb()
