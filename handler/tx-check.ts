@@ -5,7 +5,7 @@
  */
 import { Cmd, TxStatus } from '../protocol/commands.ts'
 import { TxACKPacketCodec } from '../protocol/messages.ts'
-import type { StoredMessage } from '../store/message-store.ts'
+import { headerOf, type StoredMessage } from '../store/message-store.ts'
 import type { BrokerContext } from './context.ts'
 
 export async function checkBackTransaction(broker: BrokerContext, message: StoredMessage): Promise<void> {
@@ -24,7 +24,7 @@ export async function checkBackTransaction(broker: BrokerContext, message: Store
     const conn = session.connection
     try {
       conn.sendMessage(conn.nextOpaque(), Cmd.TX_ACK, TxACKPacketCodec, {
-        header: message.header, status: TxStatus.UNKNOWN, feedback: 'Server Check',
+        header: headerOf(message), status: TxStatus.UNKNOWN, feedback: 'Server Check',
       })
       broker.stats.count('txChecks')
     } catch (err) {

@@ -4,7 +4,7 @@
  * Value = the body exactly as stored (a snappy body stays compressed; `kiteq-snappy` says so).
  */
 import type { Message } from 'kafkajs'
-import type { StoredMessage } from '../store/message-store.ts'
+import { headerOf, type StoredMessage } from '../store/message-store.ts'
 
 export const KafkaHeaders = {
   TOPIC: 'kiteq-topic',
@@ -24,7 +24,7 @@ export const KafkaHeaders = {
 type Headers = Record<string, string | string[]>
 
 export function toKafkaMessage(m: StoredMessage): Message {
-  const h = m.header
+  const h = headerOf(m)
   const headers: Headers = {
     [KafkaHeaders.TOPIC]: m.topic,
     [KafkaHeaders.MESSAGE_TYPE]: m.messageType,
@@ -45,7 +45,7 @@ export function toKafkaMessage(m: StoredMessage): Message {
 
 /** Bytes the record takes in a produce request, near enough to size batches. */
 export function recordBytes(m: StoredMessage): number {
-  let n = 64 + m.messageId.length + m.body.length + m.topic.length + m.messageType.length + m.header.groupId.length + 96
-  for (const p of m.header.properties) n += 16 + p.key.length * 3 + p.value.length * 3
+  let n = 64 + m.messageId.length + m.body.length + m.topic.length + m.messageType.length + headerOf(m).groupId.length + 96
+  for (const p of headerOf(m).properties) n += 16 + p.key.length * 3 + p.value.length * 3
   return n
 }

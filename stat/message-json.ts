@@ -1,7 +1,7 @@
 /** How messages look in the operator's JSON API: times in epoch ms, a short body preview. */
 import type { Binding } from '../binding/binding.ts'
 import type { MessageView } from '../handler/message-ops.ts'
-import type { DeadLetter, StoredMessage } from '../store/message-store.ts'
+import { headerOf, type DeadLetter, type StoredMessage } from '../store/message-store.ts'
 
 export const bodyPreviewBytes = 1024
 
@@ -62,8 +62,8 @@ export function messageViewJson(view: MessageView) {
     groups: view.groups,
     deadLetter: view.deadLetter ?? null,
     changeable: view.state !== 'dead' && isChangeable(m),
-    properties: Object.fromEntries(m.header.properties.map((e) => [e.key, e.value])),
-    body: bodyPreview(m.body, m.header.snappy),
+    properties: Object.fromEntries(headerOf(m).properties.map((e) => [e.key, e.value])),
+    body: bodyPreview(m.body, headerOf(m).snappy),
   }
 }
 

@@ -42,7 +42,7 @@ import { SegmentLog, listSegments, type ReadRecord } from './file/segment-log.ts
 import type { FsyncPolicy } from './message-store.ts'
 import { StoreState } from './file/store-state.ts'
 import {
-  StoreError, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore, type StatSnapshot,
+  StoreError, headerOf, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore, type StatSnapshot,
   type StoreStats, type StoredBindings, type StoredMessage,
 } from './message-store.ts'
 
@@ -602,7 +602,7 @@ export class FileStore implements MessageStore {
       if (s.deliverAtMs !== undefined) m.deliverAtMs = s.deliverAtMs
       if (s.expiredTime !== undefined) {
         m.expiredTime = s.expiredTime
-        m.header = { ...m.header, expiredTime: s.expiredTime }
+        m.header = { ...headerOf(m), expiredTime: s.expiredTime }
         m.headerBytes = undefined
       }
       return m

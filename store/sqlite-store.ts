@@ -16,7 +16,6 @@
 import Database from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { decodeHeader } from '../protocol/header.ts'
 import { silentLogger, type Logger } from '../protocol/logger.ts'
 import {
   StoreError, encodedHeader, redriven, type DeadLetter, type FsyncPolicy, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
@@ -123,7 +122,7 @@ const groupsJson = (groups: string[]) => (groups.length === 0 ? '[]' : JSON.stri
 function fromRow(r: MessageRow): StoredMessage {
   return {
     messageId: r.message_id, topic: r.topic, messageType: r.message_type, cmdType: r.cmd_type,
-    header: decodeHeader(r.header, 0, r.header.length), headerBytes: r.header, body: r.body, publishGroup: r.publish_group,
+    header: undefined, headerBytes: r.header, body: r.body, publishGroup: r.publish_group,
     commit: r.is_committed === 1, createdAtMs: r.created_at_ms, expiredTime: r.expired_time, deliverAtMs: r.deliver_at_ms,
     deliverCount: r.deliver_count, deliverLimit: r.deliver_limit, nextDeliverAtMs: r.next_deliver_at_ms,
     succGroups: JSON.parse(r.succ_groups) as string[], failGroups: JSON.parse(r.fail_groups) as string[],

@@ -19,7 +19,6 @@
  * as u32 byte length + UTF-8. The fields start-up needs come first, so recovery decodes a SAVE's
  * prefix and never touches its header or body.
  */
-import { decodeHeader } from '../../protocol/header.ts'
 import { internString, knownOrDecoded, utf8Length } from '../../protocol/wire.ts'
 import { encodedHeader, StoreError, type StoredMessage } from '../message-store.ts'
 import { crc32 } from './crc32.ts'
@@ -385,10 +384,10 @@ export function decodeSave(r: RecordReader, messageId = ''): StoredMessage {
   const publishGroup = r.internedStr()
   const headerStart = r.span()
   const headerEnd = r.pos
-  const header = decodeHeader(r.buf, headerStart, headerEnd, messageId)
   const bodyStart = r.span()
   return {
-    messageId, topic, messageType, cmdType, header, headerBytes: r.buf.subarray(headerStart, headerEnd), body: r.buf.subarray(bodyStart, r.pos),
+    // the header is decoded only if something asks for it (headerOf): a delivery sends its bytes
+    messageId, topic, messageType, cmdType, header: undefined, headerBytes: r.buf.subarray(headerStart, headerEnd), body: r.buf.subarray(bodyStart, r.pos),
     publishGroup, commit, createdAtMs, expiredTime, deliverAtMs, deliverCount, deliverLimit, nextDeliverAtMs, succGroups, failGroups, txCheckCount,
   }
 }

@@ -10,7 +10,6 @@
  * literals, exactly as the driver would write them.
  */
 import mysql from 'mysql2/promise'
-import { decodeHeader } from '../../protocol/header.ts'
 import { encodedHeader, type StoredMessage } from '../message-store.ts'
 import type { KeyedStatement, RowKey } from './batch.ts'
 import { REQUIRED_MESSAGE_COLUMNS } from './schema.ts'
@@ -104,7 +103,7 @@ export function messageRowSql(m: StoredMessage, kiteServerSql: string): string {
 export function messageFromRow(r: MessageRow): StoredMessage {
   return {
     messageId: r.message_id, topic: r.topic, messageType: r.message_type, cmdType: r.msg_type,
-    header: decodeHeader(r.header, 0, r.header.length), headerBytes: r.header, body: r.body, publishGroup: r.publish_group,
+    header: undefined, headerBytes: r.header, body: r.body, publishGroup: r.publish_group,
     commit: r.commit === 1, createdAtMs: r.created_at_ms, expiredTime: r.expired_time, deliverAtMs: r.deliver_at_ms,
     deliverCount: r.deliver_count, deliverLimit: r.deliver_limit, nextDeliverAtMs: r.next_deliver_time,
     succGroups: groupsFromText(r.succ_groups), failGroups: groupsFromText(r.fail_groups), txCheckCount: r.tx_check_count,

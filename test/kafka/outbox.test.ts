@@ -2,7 +2,7 @@ import test from 'ava'
 import { Outbox, type OutboxLimits, type OutboxSink } from '../../kafka/outbox.ts'
 import type { TopicBatch } from '../../kafka/producer-link.ts'
 import { KafkaHeaders, toKafkaMessage } from '../../kafka/record.ts'
-import type { StoredMessage } from '../../store/message-store.ts'
+import { headerOf, type StoredMessage } from '../../store/message-store.ts'
 import { eventually } from '../helpers/clients.ts'
 
 /** A sink whose requests stay open until the test settles them. */
@@ -151,8 +151,9 @@ test('close answers queued deliveries false and waits for the request in flight'
 
 test('record: key = messageId, value = body, KiteQ fields and properties as headers', (t) => {
   const m = message(3, { deliverAtMs: 1_700_000_123_456 })
-  m.header.properties = [{ key: 'k', value: 'v' }, { key: 'dup', value: '1' }, { key: 'dup', value: '2' }]
-  m.header.snappy = true
+  const header = headerOf(m)
+  header.properties = [{ key: 'k', value: 'v' }, { key: 'dup', value: '1' }, { key: 'dup', value: '2' }]
+  header.snappy = true
   const r = toKafkaMessage(m)
   t.is(r.key, m.messageId)
   t.is(r.value, m.body)
