@@ -29,7 +29,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { silentLogger, type Logger } from '../protocol/logger.ts'
-import { lockDirectory } from './file/dir-lock.ts'
+import { lockFile } from './lock-file.ts'
 import { FarBuckets, farBucketDefaults } from './file/far-buckets.ts'
 import {
   RecordType, decodeBindings, decodeDelete, decodeDeletes, decodeSave, decodeSaveSummary, decodeSnapshot, decodeState, encodeBindings,
@@ -196,7 +196,7 @@ export class FileStore implements MessageStore {
     } catch (err) {
       throw new StoreError(`cannot create file store directory ${this.dir}: ${(err as Error).message}`, { cause: err })
     }
-    const unlock = lockDirectory(this.dir)
+    const unlock = lockFile(join(this.dir, 'LOCK'), `file store ${this.dir}`)
     try {
       const far = new FarBuckets(join(this.dir, FAR_DIR), this.#options.farBucketMs)
       far.reset()

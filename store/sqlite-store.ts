@@ -12,11 +12,20 @@
  *   (default 100). A committed transaction is in the OS before its saves resolve, so `kill -9`
  *   loses nothing acknowledged; a power loss or OS crash may lose the last ~interval of writes.
  * - `never`: synchronous=NORMAL, checkpoints left to SQLite. Same process-crash safety.
+ *
+ * Under `interval` and `batch` the checkpoints (copying the WAL back into the database and syncing
+ * both) run on a thread of their own with its own connection (sqlite/checkpointer.ts), every
+ * `fsyncIntervalMs` after writes; the broker's connection never checkpoints while that thread works.
+ *
+ * One broker per database: `path + '.lock'` holds the owner's pid (lock-file.ts). SQLite's own
+ * exclusive locking mode would also keep the checkpoint thread out.
  */
 import Database from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { silentLogger, type Logger } from '../protocol/logger.ts'
+import { lockFile } from './lock-file.ts'
+import { Checkpointer } from './sqlite/checkpointer.ts'
 import {
   StoreError, encodedHeader, redriven, type DeadLetter, type FsyncPolicy, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
   type StatSnapshot, type StoreStats, type StoredBindings, type StoredMessage,
@@ -32,6 +41,8 @@ export interface SqliteStoreOptions {
   /** Mutations applied per transaction at most, so one turn never stalls the loop for long. */
   maxBatch?: number
   logger?: Logger
+  /** Replaces the checkpoint thread's script (tests start one that fails). */
+  checkpointThreadEntry?: URL
 }
 
 export const sqliteStoreDefaults = { fsync: 'interval' as FsyncPolicy, fsyncIntervalMs: 100, maxMessages: 0, maxBatch: 5000 }
@@ -186,35 +197,43 @@ interface QueuedWrite {
 export class SqliteStore implements MessageStore {
   readonly kind = 'sqlite'
   readonly path: string
-  readonly #options: Required<Omit<SqliteStoreOptions, 'logger'>>
+  readonly #options: Required<Omit<SqliteStoreOptions, 'logger' | 'checkpointThreadEntry'>>
   readonly #logger: Logger
+  readonly #checkpointThreadEntry: URL | undefined
   #db: Database.Database | undefined
   #statements: Statements | undefined
   #queue: QueuedWrite[] = []
   #flushScheduled = false
   #checkpointTimer: NodeJS.Timeout | undefined
+  #checkpointer: Checkpointer | undefined
+  /** Transactions committed since the last checkpoint was asked for. */
+  #committedSinceCheckpoint = false
+  #checkpointsOnEventLoop = 0
+  #unlock: (() => void) | undefined
   /** Live + dead messages, kept in memory to enforce maxMessages without a COUNT per save. */
   #count = 0
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path
     this.#logger = options.logger ?? silentLogger
-    this.#options = { ...sqliteStoreDefaults, ...options, fsync: options.fsync ?? sqliteStoreDefaults.fsync } as Required<Omit<SqliteStoreOptions, 'logger'>>
+    this.#checkpointThreadEntry = options.checkpointThreadEntry
+    this.#options = { ...sqliteStoreDefaults, ...options, fsync: options.fsync ?? sqliteStoreDefaults.fsync } as Required<Omit<SqliteStoreOptions, 'logger' | 'checkpointThreadEntry'>>
   }
 
   async start(): Promise<void> {
     let db: Database.Database | undefined
+    const inMemory = this.path === ':memory:'
+    if (!inMemory) {
+      mkdirSync(dirname(this.path), { recursive: true })
+      this.#unlock = lockFile(`${this.path}.lock`, `sqlite store ${this.path}`)
+    }
     try {
-      if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true })
       db = new Database(this.path)
       // waits this long for a broker that is still closing the database
       db.pragma('busy_timeout = 5000')
       // 8 KiB pages: fewer WAL frames per group commit for 0.5–2 KiB rows (bench/pubsub sqlite c=100:
       // 17–19 against 19–20.6 µs of broker CPU per message). Takes effect only in a new database.
       db.pragma('page_size = 8192')
-      // One broker per database: the first write takes a lock held until close (another broker on
-      // the same file would deliver the same messages), and no shared-memory index is kept.
-      db.pragma('locking_mode = EXCLUSIVE')
       db.pragma('journal_mode = WAL')
       db.pragma(`synchronous = ${this.#options.fsync === 'batch' ? 'FULL' : 'NORMAL'}`)
       migrateToRowidMessages(db)
@@ -225,10 +244,13 @@ export class SqliteStore implements MessageStore {
       this.#count = (db.prepare('SELECT (SELECT COUNT(*) FROM messages) + (SELECT COUNT(*) FROM dead_letters) AS n').get() as { n: number }).n
     } catch (err) {
       db?.close()
+      this.#releaseLock()
       const reason = (err as { code?: string }).code === 'SQLITE_BUSY' ? 'another broker has it open (one broker per database)' : (err as Error).message
       throw new StoreError(`cannot open sqlite store ${this.path}: ${reason}`, { cause: err })
     }
-    if (this.#options.fsync === 'interval') {
+    if (this.#options.fsync !== 'never' && !inMemory) {
+      db.pragma('wal_autocheckpoint = 0')
+      this.#checkpointer = new Checkpointer(this.path, this.#logger, this.#checkpointThreadEntry)
       this.#checkpointTimer = setInterval(() => this.#checkpoint(), this.#options.fsyncIntervalMs)
       this.#checkpointTimer.unref()
     }
@@ -237,11 +259,25 @@ export class SqliteStore implements MessageStore {
   async stop(): Promise<void> {
     clearInterval(this.#checkpointTimer)
     this.#flush()
+    // its connection must be gone before the WAL can be truncated
+    await this.#checkpointer?.close()
+    this.#checkpointer = undefined
     if (this.#db !== undefined) {
       this.#db.pragma('wal_checkpoint(TRUNCATE)')
       this.#db.close()
       this.#db = undefined
     }
+    this.#releaseLock()
+  }
+
+  #releaseLock(): void {
+    this.#unlock?.()
+    this.#unlock = undefined
+  }
+
+  /** WAL checkpoints asked for by this store so far: done by its checkpoint thread, or on the event loop once that failed. */
+  get checkpoints(): { onThread: number; onEventLoop: number } {
+    return { onThread: this.#checkpointer?.completed ?? 0, onEventLoop: this.#checkpointsOnEventLoop }
   }
 
   get #s(): Statements {
@@ -294,12 +330,21 @@ export class SqliteStore implements MessageStore {
         if (failure !== undefined) batch[i].reject(failure)
         else batch[i].resolve(results[i] as never)
       }
+      this.#committedSinceCheckpoint = true
     }
   }
 
   #checkpoint(): void {
+    if (!this.#committedSinceCheckpoint) return
+    this.#committedSinceCheckpoint = false
+    const checkpointer = this.#checkpointer
+    if (checkpointer !== undefined && !checkpointer.failed) {
+      checkpointer.request()
+      return
+    }
     try {
       this.#db?.pragma('wal_checkpoint(PASSIVE)')
+      this.#checkpointsOnEventLoop++
     } catch (err) {
       this.#logger.warn({ err: (err as Error).message }, 'sqlite checkpoint failed')
     }

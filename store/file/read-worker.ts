@@ -6,8 +6,9 @@
  * buffer, so the event loop pays one message per batch and a slow disk never holds it. A burst of
  * 500 000 due messages drained in 6.8–9.0 s this way against 9.1–10.4 s (BENCHMARKS.md).
  */
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import { StoreError } from '../message-store.ts'
+import { startStoreThread } from '../thread-entry.ts'
 
 export interface ReadBatch {
   kind: 'read'
@@ -53,17 +54,6 @@ export interface ReadWaiter {
 /** Reads per batch at most: bigger batches wait longer for their first answer. */
 const MAX_BATCH = 256
 
-/**
- * The thread's entry: the compiled .js next to this file. Run from the .ts sources (tests, benches
- * under tsx), a worker does not inherit tsx's loader, so it registers it before importing the .ts.
- */
-function startThread(replacement?: URL): Worker {
-  if (replacement !== undefined) return new Worker(replacement)
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./read-worker-thread.js', import.meta.url))
-  const entry = JSON.stringify(new URL('./read-worker-thread.ts', import.meta.url).href)
-  return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${entry}) })`, { eval: true })
-}
-
 /** Numbers per read in ReadBatch.reads. */
 export const READ_FIELDS = 3
 
@@ -87,7 +77,7 @@ export class ReadWorker {
    */
   constructor(onFailure: (err: Error) => void, threadEntry?: URL) {
     this.#onFailure = onFailure
-    this.#worker = startThread(threadEntry)
+    this.#worker = startStoreThread(import.meta.url, './read-worker-thread.ts', threadEntry)
     this.#worker.unref()
     this.#worker.on('message', (result: ReadBatchResult) => this.#answer(result))
     this.#worker.on('error', (err) => this.#fail(new StoreError(`file store: reader thread failed: ${err.message}`, { cause: err })))

@@ -1,7 +1,9 @@
 import test from 'ava'
-import { mkdtempSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Logger } from '../../protocol/logger.ts'
 import type { MessageStore } from '../../store/message-store.ts'
 import { openStore } from '../../store/open-store.ts'
 import { SqliteStore } from '../../store/sqlite-store.ts'
@@ -102,4 +104,68 @@ test('sqlite store: a second store on the same database is refused while the fir
   const reopened = await open(path)
   t.is((await reopened.get(message.topic, message.messageId))?.messageId, message.messageId, 'the next broker opens it once the first is gone')
   await reopened.stop()
+})
+
+/** Resolves once `done()` holds, checking each event-loop turn; rejects after `ms`. */
+async function until(done: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+const warningsInto = (warnings: string[]): Logger => {
+  const logger = {
+    trace: () => {}, debug: () => {}, info: () => {}, error: () => {},
+    warn: (a: object | string, b?: string) => void warnings.push(typeof a === 'string' ? a : b ?? ''),
+    child: () => logger,
+  } as Logger
+  return logger
+}
+
+test('sqlite store: WAL checkpoints run on their own thread, and copy what was committed into the database file', async (t) => {
+  const path = join(mkdtempSync(join(tmpdir(), 'kiteq-sqlite-')), 'kiteq.db')
+  const warnings: string[] = []
+  const store = new SqliteStore({ path, fsyncIntervalMs: 20, logger: warningsInto(warnings) })
+  await store.start()
+  // until a checkpoint, what is committed is in the WAL only
+  const before = statSync(path).size
+  await Promise.all(Array.from({ length: 300 }, () => store.save(makeMessage({ body: Buffer.alloc(400, 7) }))))
+  await until(() => store.checkpoints.onThread > 0, 5_000, 'a checkpoint on the thread')
+  t.true(statSync(path).size >= before + 300 * 400, `database file ${before} → ${statSync(path).size} bytes`)
+  t.is(store.checkpoints.onEventLoop, 0, 'none on the event loop')
+  t.deepEqual(warnings, [])
+  await store.stop()
+  t.false(existsSync(`${path}-wal`), 'the WAL is gone once stopped')
+})
+
+test('sqlite store: when the checkpoint thread dies, checkpoints go on on the event loop, with one warning', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kiteq-sqlite-'))
+  const entry = join(dir, 'dies.mjs')
+  writeFileSync(entry, "import { parentPort } from 'node:worker_threads'\nparentPort.once('message', () => process.exit(3))\n")
+  const warnings: string[] = []
+  const store = new SqliteStore({ path: join(dir, 'kiteq.db'), fsyncIntervalMs: 20, logger: warningsInto(warnings), checkpointThreadEntry: new URL(`file://${entry}`) })
+  await store.start()
+  // the thread is unref'd (it must not keep a broker alive): this keeps the process up meanwhile
+  const alive = setInterval(() => {}, 1000)
+  t.teardown(() => clearInterval(alive))
+  const saved = makeMessage()
+  await store.save(saved)
+  await until(() => warnings.length > 0, 5_000, 'the thread failing')
+  await store.save(makeMessage())
+  await until(() => store.checkpoints.onEventLoop > 0, 5_000, 'a checkpoint on the event loop')
+  t.is(warnings.filter((w) => /checkpoint thread failed/.test(w)).length, 1, warnings.join('; '))
+  t.is((await store.get(saved.topic, saved.messageId))?.messageId, saved.messageId)
+  await store.stop()
+})
+
+test('sqlite store: a lock left by a broker that was killed is taken over', async (t) => {
+  const path = join(mkdtempSync(join(tmpdir(), 'kiteq-sqlite-')), 'kiteq.db')
+  const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' })
+  writeFileSync(`${path}.lock`, gone.stdout)
+  const store = await open(path)
+  t.is(readFileSync(`${path}.lock`, 'utf8'), String(process.pid))
+  await store.stop()
+  t.false(existsSync(`${path}.lock`), 'released at stop')
 })
