@@ -96,25 +96,19 @@ function migrateToRowidMessages(db: Database.Database): void {
 const COLUMNS = `topic, message_id, message_type, cmd_type, header, body, publish_group, is_committed, created_at_ms,
   expired_time, deliver_at_ms, deliver_count, deliver_limit, next_deliver_at_ms, succ_groups, fail_groups, tx_check_count`
 
-interface MessageRow {
-  topic: string
-  message_id: string
-  message_type: string
-  cmd_type: number
-  header: Buffer
-  body: Buffer
-  publish_group: string
-  is_committed: number
-  created_at_ms: number
-  expired_time: number
-  deliver_at_ms: number
-  deliver_count: number
-  deliver_limit: number
-  next_deliver_at_ms: number
-  succ_groups: string
-  fail_groups: string
-  tx_check_count: number
-}
+/**
+ * A message's row as the statements return it, values in COLUMNS order: better-sqlite3's raw mode
+ * (an array per row) instead of an object with a property per column, which took 40 % of a get.
+ */
+type MessageRow = [
+  topic: string, messageId: string, messageType: string, cmdType: number, header: Buffer, body: Buffer, publishGroup: string,
+  isCommitted: number, createdAtMs: number, expiredTime: number, deliverAtMs: number, deliverCount: number, deliverLimit: number,
+  nextDeliverAtMs: number, succGroups: string, failGroups: string, txCheckCount: number,
+]
+/** A dead letter's row: a message row, then `reason, dead_at_ms`. */
+type DeadRow = [...MessageRow, reason: string, deadAtMs: number]
+const DEAD_REASON = 17
+const DEAD_AT_MS = 18
 
 /**
  * The values of a message's row in `COLUMNS` order. The insert binds them by position: named
@@ -130,14 +124,11 @@ function rowValues(m: StoredMessage): unknown[] {
 
 const groupsJson = (groups: string[]) => (groups.length === 0 ? '[]' : JSON.stringify(groups))
 
-function fromRow(r: MessageRow): StoredMessage {
+function fromRow(r: MessageRow | DeadRow): StoredMessage {
   return {
-    messageId: r.message_id, topic: r.topic, messageType: r.message_type, cmdType: r.cmd_type,
-    header: undefined, headerBytes: r.header, body: r.body, publishGroup: r.publish_group,
-    commit: r.is_committed === 1, createdAtMs: r.created_at_ms, expiredTime: r.expired_time, deliverAtMs: r.deliver_at_ms,
-    deliverCount: r.deliver_count, deliverLimit: r.deliver_limit, nextDeliverAtMs: r.next_deliver_at_ms,
-    succGroups: JSON.parse(r.succ_groups) as string[], failGroups: JSON.parse(r.fail_groups) as string[],
-    txCheckCount: r.tx_check_count,
+    messageId: r[1], topic: r[0], messageType: r[2], cmdType: r[3], header: undefined, headerBytes: r[4], body: r[5], publishGroup: r[6],
+    commit: r[7] === 1, createdAtMs: r[8], expiredTime: r[9], deliverAtMs: r[10], deliverCount: r[11], deliverLimit: r[12],
+    nextDeliverAtMs: r[13], succGroups: JSON.parse(r[14]) as string[], failGroups: JSON.parse(r[15]) as string[], txCheckCount: r[16],
   }
 }
 
@@ -155,7 +146,8 @@ function prepareStatements(db: Database.Database) {
   const placeholders = COLUMNS.split(',').map(() => '?').join(', ')
   return {
     insert: db.prepare(`INSERT INTO messages (${COLUMNS}) VALUES (${placeholders}) ON CONFLICT DO NOTHING`),
-    get: db.prepare(`SELECT ${COLUMNS} FROM messages WHERE topic = ? AND message_id = ?`),
+    get: db.prepare(`SELECT ${COLUMNS} FROM messages WHERE topic = ? AND message_id = ?`).raw(),
+    exists: db.prepare('SELECT 1 FROM messages WHERE topic = ? AND message_id = ?').pluck(),
     commit: db.prepare('UPDATE messages SET is_committed = 1 WHERE topic = ? AND message_id = ? AND is_committed = 0'),
     rollback: db.prepare('DELETE FROM messages WHERE topic = ? AND message_id = ? AND is_committed = 0'),
     update: db.prepare(`UPDATE messages SET deliver_count = @deliver_count, next_deliver_at_ms = @next_deliver_at_ms,
@@ -166,13 +158,13 @@ function prepareStatements(db: Database.Database) {
     dueOfTopic: db.prepare(dueSql(' AND topic = @topic')),
     toDead: db.prepare(`INSERT INTO dead_letters (${COLUMNS}, reason, dead_at_ms)
       SELECT ${COLUMNS}, ?, ? FROM messages WHERE topic = ? AND message_id = ?`),
-    deadGet: db.prepare(`SELECT ${COLUMNS}, reason, dead_at_ms FROM dead_letters WHERE topic = ? AND message_id = ?`),
+    deadGet: db.prepare(`SELECT ${COLUMNS}, reason, dead_at_ms FROM dead_letters WHERE topic = ? AND message_id = ?`).raw(),
     deadDelete: db.prepare('DELETE FROM dead_letters WHERE topic = ? AND message_id = ?'),
     deadSeq: db.prepare('SELECT seq FROM dead_letters WHERE message_id = ? ORDER BY seq LIMIT 1'),
     deadList: db.prepare(`SELECT ${COLUMNS}, reason, dead_at_ms FROM dead_letters
-      WHERE seq > @after AND (@topic IS NULL OR topic = @topic) ORDER BY seq LIMIT @limit`),
-    findLive: db.prepare(`SELECT ${COLUMNS} FROM messages WHERE message_id = ? LIMIT 1`),
-    findDead: db.prepare(`SELECT ${COLUMNS}, reason, dead_at_ms FROM dead_letters WHERE message_id = ? ORDER BY seq DESC LIMIT 1`),
+      WHERE seq > @after AND (@topic IS NULL OR topic = @topic) ORDER BY seq LIMIT @limit`).raw(),
+    findLive: db.prepare(`SELECT ${COLUMNS} FROM messages WHERE message_id = ? LIMIT 1`).raw(),
+    findDead: db.prepare(`SELECT ${COLUMNS}, reason, dead_at_ms FROM dead_letters WHERE message_id = ? ORDER BY seq DESC LIMIT 1`).raw(),
     pending: db.prepare('SELECT topic, COUNT(*) AS n FROM messages GROUP BY topic'),
     uncommitted: db.prepare('SELECT COUNT(*) AS n FROM messages WHERE is_committed = 0'),
     deadCount: db.prepare('SELECT COUNT(*) AS n FROM dead_letters'),
@@ -392,7 +384,7 @@ export class SqliteStore implements MessageStore {
 
   moveToDeadLetter(topic: string, messageId: string, reason: string, atMs: number): Promise<boolean> {
     return this.#write(() => {
-      if (this.#s.get.get(topic, messageId) === undefined) return false
+      if (this.#s.exists.get(topic, messageId) === undefined) return false
       // a message dead before, re-driven, and dead again replaces its old dead-letter row
       this.#s.deadDelete.run(topic, messageId)
       this.#s.toDead.run(reason, atMs, topic, messageId)
@@ -403,7 +395,7 @@ export class SqliteStore implements MessageStore {
 
   redriveDeadLetter(topic: string, messageId: string, atMs: number): Promise<boolean> {
     return this.#write(() => {
-      const row = this.#s.deadGet.get(topic, messageId) as (MessageRow & { reason: string }) | undefined
+      const row = this.#s.deadGet.get(topic, messageId) as DeadRow | undefined
       if (row === undefined) return false
       // the key may be live again (a producer re-sent it): keep both as they are
       if (this.#s.insert.run(rowValues(redriven(fromRow(row), atMs))).changes === 0) return false
@@ -458,8 +450,8 @@ export class SqliteStore implements MessageStore {
   listDeadLetters(query: DeadLetterQuery = {}): Promise<DeadLetter[]> {
     return this.#read(() => {
       const afterRow = query.afterMessageId === undefined ? undefined : (this.#s.deadSeq.get(query.afterMessageId) as { seq: number } | undefined)
-      const rows = this.#s.deadList.all({ after: afterRow?.seq ?? 0, topic: query.topic ?? null, limit: query.limit ?? 100 }) as (MessageRow & { reason: string; dead_at_ms: number })[]
-      return rows.map((r) => ({ message: fromRow(r), reason: r.reason, deadAtMs: r.dead_at_ms }))
+      const rows = this.#s.deadList.all({ after: afterRow?.seq ?? 0, topic: query.topic ?? null, limit: query.limit ?? 100 }) as DeadRow[]
+      return rows.map((r) => ({ message: fromRow(r), reason: r[DEAD_REASON], deadAtMs: r[DEAD_AT_MS] }))
     })
   }
 
@@ -467,8 +459,8 @@ export class SqliteStore implements MessageStore {
     return this.#read(() => {
       const live = this.#s.findLive.get(messageId) as MessageRow | undefined
       if (live !== undefined) return { message: fromRow(live) }
-      const dead = this.#s.findDead.get(messageId) as (MessageRow & { reason: string; dead_at_ms: number }) | undefined
-      return dead === undefined ? undefined : { message: fromRow(dead), deadLetter: { reason: dead.reason, deadAtMs: dead.dead_at_ms } }
+      const dead = this.#s.findDead.get(messageId) as DeadRow | undefined
+      return dead === undefined ? undefined : { message: fromRow(dead), deadLetter: { reason: dead[DEAD_REASON], deadAtMs: dead[DEAD_AT_MS] } }
     })
   }
 
