@@ -12,9 +12,8 @@ import type { Handler } from '../pipe/pipeline.ts'
 import { Cmd } from '../protocol/commands.ts'
 import { deliverAckStatus, PreencodedMessageCodec } from '../protocol/messages.ts'
 import type { Frame } from '../protocol/frame.ts'
-import { encodeHeader } from '../protocol/header.ts'
 import type { Connection } from '../remoting/connection.ts'
-import { headerOf, type StoredMessage } from '../store/message-store.ts'
+import { encodedHeader, type StoredMessage } from '../store/message-store.ts'
 import { withItem, type BrokerContext, type DeliveryContext } from './context.ts'
 
 /** How long to put off a group whose consumers are all pushing back or warming up. */
@@ -35,7 +34,7 @@ const failedAttempt = () => false
 
 function send(broker: BrokerContext, conn: Connection, m: StoredMessage): Promise<boolean> {
   // kept on the broker's own copy: a retry round copies the same bytes again
-  const delivery = { header: (m.headerBytes ??= encodeHeader(headerOf(m))), body: m.body }
+  const delivery = { header: (m.headerBytes ??= encodedHeader(m)), body: m.body }
   return conn.requestMessage(m.cmdType, PreencodedMessageCodec, delivery, Cmd.DELIVER_ACK, broker.settings.deliveryTimeoutMs)
     .then(ackStatus, failedAttempt)
 }

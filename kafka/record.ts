@@ -45,7 +45,8 @@ export function toKafkaMessage(m: StoredMessage): Message {
 
 /** Bytes the record takes in a produce request, near enough to size batches. */
 export function recordBytes(m: StoredMessage): number {
-  let n = 64 + m.messageId.length + m.body.length + m.topic.length + m.messageType.length + headerOf(m).groupId.length + 96
-  for (const p of headerOf(m).properties) n += 16 + p.key.length * 3 + p.value.length * 3
+  const h = headerOf(m)
+  let n = 64 + m.messageId.length + m.body.length + m.topic.length + m.messageType.length + h.groupId.length + 96
+  for (const p of h.properties) n += 16 + p.key.length * 3 + p.value.length * 3
   return n
 }

@@ -56,14 +56,15 @@ function messageFields(m: StoredMessage) {
 
 export function messageViewJson(view: MessageView) {
   const m = view.message
+  const header = headerOf(m)
   return {
     ...messageFields(m),
     state: view.state,
     groups: view.groups,
     deadLetter: view.deadLetter ?? null,
     changeable: view.state !== 'dead' && isChangeable(m),
-    properties: Object.fromEntries(headerOf(m).properties.map((e) => [e.key, e.value])),
-    body: bodyPreview(m.body, headerOf(m).snappy),
+    properties: Object.fromEntries(header.properties.map((e) => [e.key, e.value])),
+    body: bodyPreview(m.body, header.snappy),
   }
 }
 

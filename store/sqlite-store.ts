@@ -198,7 +198,7 @@ export class SqliteStore implements MessageStore {
   #flushScheduled = false
   #checkpointTimer: NodeJS.Timeout | undefined
   #checkpointer: Checkpointer | undefined
-  /** Transactions committed since the last checkpoint was asked for. */
+  /** A transaction ran since the last checkpoint was asked for (one of reads only counts too: an idle store asks for none). */
   #committedSinceCheckpoint = false
   #checkpointsOnEventLoop = 0
   #unlock: (() => void) | undefined

@@ -22,8 +22,7 @@ export class Checkpointer {
   #busy = false
   #failed = false
   #closed: Promise<void> | undefined
-  /** Checkpoints done by the thread (for tests and stats). */
-  completed = 0
+  #completed = 0
 
   /** `threadEntry` replaces the thread's script (tests start one that fails). */
   constructor(databasePath: string, logger: Logger = silentLogger, threadEntry?: URL) {
@@ -33,6 +32,11 @@ export class Checkpointer {
     this.#worker.on('message', (answer: CheckpointAnswer) => this.#answered(answer))
     this.#worker.on('error', (err) => this.#fail(err.message))
     this.#worker.on('exit', () => this.#fail('it exited'))
+  }
+
+  /** Checkpoints the thread has done. */
+  get completed(): number {
+    return this.#completed
   }
 
   /** The thread is gone: whoever relied on it checkpoints by itself now. */
@@ -60,7 +64,7 @@ export class Checkpointer {
 
   #answered(answer: CheckpointAnswer): void {
     this.#busy = false
-    if (answer.ok) this.completed++
+    if (answer.ok) this.#completed++
     else this.#logger.warn({ err: answer.error }, 'sqlite checkpoint failed (the thread tries again at the next interval)')
   }
 
