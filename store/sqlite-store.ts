@@ -154,8 +154,8 @@ function prepareStatements(db: Database.Database) {
       succ_groups = @succ_groups, fail_groups = @fail_groups, tx_check_count = @tx_check_count WHERE topic = @topic AND message_id = @message_id`),
     reschedule: db.prepare('UPDATE messages SET deliver_at_ms = ?, next_deliver_at_ms = ? WHERE topic = ? AND message_id = ?'),
     delete: db.prepare('DELETE FROM messages WHERE topic = ? AND message_id = ?'),
-    due: db.prepare(dueSql('')),
-    dueOfTopic: db.prepare(dueSql(' AND topic = @topic')),
+    due: db.prepare(dueSql('')).raw(),
+    dueOfTopic: db.prepare(dueSql(' AND topic = @topic')).raw(),
     toDead: db.prepare(`INSERT INTO dead_letters (${COLUMNS}, reason, dead_at_ms)
       SELECT ${COLUMNS}, ?, ? FROM messages WHERE topic = ? AND message_id = ?`),
     deadGet: db.prepare(`SELECT ${COLUMNS}, reason, dead_at_ms FROM dead_letters WHERE topic = ? AND message_id = ?`).raw(),
@@ -441,9 +441,9 @@ export class SqliteStore implements MessageStore {
         from: clampTime(fromMs), to: clampTime(toMs), limit,
         afterTime: after === undefined ? -Number.MAX_SAFE_INTEGER : clampTime(after.nextDeliverAtMs),
         afterId: after === undefined ? '' : after.messageId,
-      }) as { topic: string; message_id: string; next_deliver_at_ms: number }[]
+      }) as [topic: string, messageId: string, nextDeliverAtMs: number][]
       // without an after-cursor the first time itself must be included
-      return rows.map((r) => ({ topic: r.topic, messageId: r.message_id, nextDeliverAtMs: r.next_deliver_at_ms }))
+      return rows.map(([topic, messageId, nextDeliverAtMs]) => ({ topic, messageId, nextDeliverAtMs }))
     })
   }
 
