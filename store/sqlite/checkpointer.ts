@@ -13,7 +13,7 @@ import { startStoreThread } from '../thread-entry.ts'
 export type CheckpointerCommand = 'checkpoint' | 'close'
 
 export type CheckpointAnswer =
-  | { ok: true; walFrames: number; copied: number }
+  | { ok: true }
   | { ok: false; error: string }
 
 export class Checkpointer {
