@@ -217,20 +217,37 @@ export function encodeState(topic: string, messageId: string, s: MessageState, s
   return w.finish()
 }
 
-export function encodeDelete(topic: string, messageId: string, saveAt: SaveLocation): Buffer {
-  const w = new RecordWriter(RecordType.DELETE_AT, strBytes(topic) + strBytes(messageId) + 8)
-  w.str(topic)
-  w.str(messageId)
-  w.u32(saveAt.segment)
-  w.u32(saveAt.offset)
-  return w.finish()
-}
-
 /** A tombstone as DELETE_AT and DELETES records carry it. */
 export interface Tombstone {
   topic: string
   messageId: string
   saveAt: SaveLocation
+}
+
+const tombstoneBytes = (t: Tombstone) => strBytes(t.topic) + strBytes(t.messageId) + 8
+
+function writeTombstone(w: RecordWriter, t: Tombstone): void {
+  w.str(t.topic)
+  w.str(t.messageId)
+  w.u32(t.saveAt.segment)
+  w.u32(t.saveAt.offset)
+}
+
+function readTombstone(r: RecordReader): Tombstone {
+  const topic = r.str()
+  const messageId = r.str()
+  return { topic, messageId, saveAt: { segment: r.u32(), offset: r.u32() } }
+}
+
+/**
+ * One delete as its own DELETE_AT record, as earlier versions wrote every delete; this one writes
+ * DELETES. Still read at start-up, so tests write logs of that version with it.
+ */
+export function encodeDelete(topic: string, messageId: string, saveAt: SaveLocation): Buffer {
+  const tombstone = { topic, messageId, saveAt }
+  const w = new RecordWriter(RecordType.DELETE_AT, tombstoneBytes(tombstone))
+  writeTombstone(w, tombstone)
+  return w.finish()
 }
 
 /** Tombstones per DELETES record at most (about 200 KiB with 32-character ids). */
@@ -239,15 +256,10 @@ export const MAX_TOMBSTONES_PER_RECORD = 4096
 export function encodeDeletes(tombstones: readonly Tombstone[]): Buffer {
   if (tombstones.length > MAX_TOMBSTONES_PER_RECORD) throw new StoreError(`${tombstones.length} tombstones in one record (at most ${MAX_TOMBSTONES_PER_RECORD})`)
   let size = 4
-  for (const t of tombstones) size += strBytes(t.topic) + strBytes(t.messageId) + 8
+  for (const t of tombstones) size += tombstoneBytes(t)
   const w = new RecordWriter(RecordType.DELETES, size)
   w.u32(tombstones.length)
-  for (const t of tombstones) {
-    w.str(t.topic)
-    w.str(t.messageId)
-    w.u32(t.saveAt.segment)
-    w.u32(t.saveAt.offset)
-  }
+  for (const t of tombstones) writeTombstone(w, t)
   return w.finish()
 }
 
@@ -409,9 +421,8 @@ export function decodeState(r: RecordReader): { topic: string; messageId: string
 
 /** A DELETE (type 3) or DELETE_AT record; `saveAt` only in the latter. */
 export function decodeDelete(r: RecordReader, type: number): { topic: string; messageId: string; saveAt: SaveLocation | undefined } {
-  const topic = r.str()
-  const messageId = r.str()
-  return { topic, messageId, saveAt: type === RecordType.DELETE_AT ? { segment: r.u32(), offset: r.u32() } : undefined }
+  if (type === RecordType.DELETE_AT) return readTombstone(r)
+  return { topic: r.str(), messageId: r.str(), saveAt: undefined }
 }
 
 /** The tombstones of a DELETES record, in the order they were written. */
@@ -419,11 +430,7 @@ export function decodeDeletes(r: RecordReader): Tombstone[] {
   const count = r.u32()
   if (count > MAX_TOMBSTONES_PER_RECORD) throw new StoreError(`DELETES record claims ${count} tombstones`)
   const out: Tombstone[] = []
-  for (let i = 0; i < count; i++) {
-    const topic = r.str()
-    const messageId = r.str()
-    out.push({ topic, messageId, saveAt: { segment: r.u32(), offset: r.u32() } })
-  }
+  for (let i = 0; i < count; i++) out.push(readTombstone(r))
   return out
 }
 
