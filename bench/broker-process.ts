@@ -75,10 +75,11 @@ async function runBroker(): Promise<void> {
     const i = process.argv.indexOf(`--${name}`)
     return i >= 0 ? process.argv[i + 1] : fallback
   }
+  const store = openStore(arg('db', 'memory://'))
   const server = new KiteQServer({
     bind: '127.0.0.1:0',
     topics: arg('topics', 'bench').split(','),
-    store: openStore(arg('db', 'memory://')),
+    store,
     ...(JSON.parse(process.env.KITEQ_BENCH_SERVER ?? '{}') as object),
   })
   const { port } = await server.start()
@@ -90,6 +91,8 @@ async function runBroker(): Promise<void> {
   }
   process.on('SIGTERM', async () => {
     if (allocationProfile !== undefined) process.stderr.write(`broker allocation profile: ${await allocationProfile()}\n`)
+    const withdrawn = (store as { withdrawnInserts?: number }).withdrawnInserts
+    if (withdrawn !== undefined) process.stderr.write(`broker: ${withdrawn} messages delivered before their INSERT went out were never written\n`)
     await server.stop()
     process.exit(0)
   })

@@ -1,7 +1,8 @@
 /**
  * Persist, then acknowledge: the MessageStoreAck(true) goes out only once the store says the
- * message is safe. A committed message due now is then delivered; anything else waits for the
- * scheduler (an uncommitted one for its first transaction check-back).
+ * message is safe. A committed message due now is then delivered (while it is saved, when the store
+ * allows: MessageStore.deliverWhileSaving); anything else waits for the scheduler (an uncommitted
+ * one for its first transaction check-back).
  * fly=true messages are never stored: delivered once if committed, refused otherwise (as KiteQ).
  */
 import { STOP, type Handler } from '../pipe/pipeline.ts'
@@ -61,10 +62,15 @@ export function createPersistentHandler(broker: BrokerContext): Handler<PublishC
     const now = ctx.receivedAtMs
     // committed: due at deliverAt (or now); undecided: first up for a check-back
     const message = toStoredMessage(ctx, h.commit ? Math.max(now, ctx.deliverAtMs) : now + broker.settings.txCheck.firstDelayMs)
-    return broker.store.save(message).then(() => {
+    const saved = broker.store.save(message)
+    // see MessageStore.deliverWhileSaving: the ack below still waits for the save
+    const deliveredEarly = broker.store.deliverWhileSaving === true && message.commit && message.nextDeliverAtMs <= now
+    if (deliveredEarly) broker.deliver(message)
+    return saved.then(() => {
       broker.stats.stored(h.topic, h.groupId)
       const storedAt = broker.clock.now()
       replyStoreAck(ctx.conn, opaque, h.messageId, true, `Store Result true Cost:${storedAt - now}`)
+      if (deliveredEarly) return undefined
       if (message.commit && message.nextDeliverAtMs <= storedAt) broker.deliver(message)
       else broker.schedule({ topic: message.topic, messageId: message.messageId, nextDeliverAtMs: message.nextDeliverAtMs })
       return undefined

@@ -133,6 +133,15 @@ export interface MessageStore {
    * (its index holds one entry per key, live or dead); the others store it live beside the dead letter.
    */
   save(message: StoredMessage): Promise<void>
+  /**
+   * True when the broker may start delivering a new committed message that is due at once before its
+   * save() has resolved. The store must have taken what it writes from the message when save()
+   * returns (the delivery changes its counters), and queue every later write of the key behind it.
+   * Why: a message delivered and deleted before its row went out then costs no write at all. The
+   * producer's MessageStoreAck still waits for save(); a save that fails after the message went out
+   * leaves a delivered message its producer may send again, a duplicate at-least-once allows.
+   */
+  readonly deliverWhileSaving?: boolean
   get(topic: string, messageId: string): Promise<StoredMessage | undefined>
   /**
    * Marks an uncommitted message committed; false when there is no such live uncommitted message,

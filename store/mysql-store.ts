@@ -68,6 +68,7 @@ export class MysqlStore implements MessageStore {
   /** Ids of the rows saved by this store, for deletes by primary key; undefined when the server does not make them predictable. */
   #rowIds: RowIds | undefined
   #stopping = false
+  #withdrawnInserts = 0
 
   constructor(config: MysqlStoreConfig) {
     const { logger, ...options } = config
@@ -76,6 +77,16 @@ export class MysqlStore implements MessageStore {
     this.layout = new ShardLayout(options.database, options.shardCount)
     this.#sql = new MysqlStatements(this.layout)
     this.#kiteServerSql = escapeSql(options.kiteServer)
+  }
+
+  /** See MessageStore.deliverWhileSaving: a save has rendered its row before it returns. */
+  get deliverWhileSaving(): boolean {
+    return this.options.deliverWhileSaving
+  }
+
+  /** Messages deleted before their INSERT went out, so never written. */
+  get withdrawnInserts(): number {
+    return this.#withdrawnInserts
   }
 
   get kiteServer(): string {
@@ -162,6 +173,11 @@ export class MysqlStore implements MessageStore {
   }
 
   delete(topic: string, messageId: string): Promise<boolean> {
+    // delivered while its INSERT was still queued (deliverWhileSaving): neither is written
+    if (this.#writerFor(messageId).withdrawInsert(messageKey(topic, messageId))) {
+      this.#withdrawnInserts++
+      return Promise.resolve(true)
+    }
     return this.#keyed(topic, messageId, this.#sql.delete, true)
   }
 

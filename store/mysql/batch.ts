@@ -99,6 +99,8 @@ export class Batch {
   readonly inserts = new Map<string, QueuedInsert[]>()
   readonly others: QueuedStatements[] = []
   readonly keyed = new Map<string, { statement: KeyedStatement; operations: QueuedKeyed[] }>()
+  /** The table of each key's insert here, to take it out again (withdrawInsert). */
+  readonly #insertTables = new Map<string, string>()
   /** Keys with a statement or keyed operation here: their inserts go to a later batch. */
   readonly #mutated = new Set<string>()
   /** Keys with a keyed operation here: every later operation of theirs goes to a later batch. */
@@ -116,7 +118,31 @@ export class Batch {
     let rows = this.inserts.get(table)
     if (rows === undefined) this.inserts.set(table, (rows = []))
     rows.push(op)
+    this.#insertTables.set(op.key, table)
     this.#count(bytes)
+  }
+
+  /** Whether a statement or keyed operation of `key` is queued here (all of them run after this batch's inserts). */
+  mutates(key: string): boolean {
+    return this.#mutated.has(key)
+  }
+
+  hasInsert(key: string): boolean {
+    return this.#insertTables.has(key)
+  }
+
+  /** Takes `key`'s insert out of this batch, unsettled; undefined when it has none. */
+  withdrawInsert(key: string): QueuedInsert | undefined {
+    const table = this.#insertTables.get(key)
+    if (table === undefined) return undefined
+    this.#insertTables.delete(key)
+    const rows = this.inserts.get(table)!
+    const i = rows.findIndex((r) => r.key === key)
+    const [op] = rows.splice(i, 1)
+    if (rows.length === 0) this.inserts.delete(table)
+    this.count--
+    this.bytes -= op.row.length
+    return op
   }
 
   addStatements(key: string, op: QueuedStatements, bytes: number): void {

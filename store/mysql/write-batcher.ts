@@ -85,6 +85,20 @@ export class WriteBatcher {
     })
   }
 
+  /**
+   * Takes back `key`'s insert if no batch holding it has gone to the server yet and nothing else of
+   * the key is queued after it, and settles the save as done: its message was delivered and is being
+   * deleted (MysqlStore.delete), so neither the row nor its delete need be written. False otherwise.
+   */
+  withdrawInsert(key: string): boolean {
+    if (this.#held.holds(key)) return false
+    const at = this.#queue.findIndex((batch) => batch.hasInsert(key))
+    if (at < 0) return false
+    for (let i = at; i < this.#queue.length; i++) if (this.#queue[i].mutates(key)) return false
+    this.#queue[at].withdrawInsert(key)!.resolve()
+    return true
+  }
+
   /** Queues statements that run together, in order, inside the next group commit. */
   run<T>(key: string, statements: Statement[], settle: (affectedRows: number[]) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -154,7 +168,8 @@ export class WriteBatcher {
     if (batch === undefined) return this.#notifyIdle()
     this.#writing = true
     try {
-      await this.#write(batch)
+      // its inserts may all have been withdrawn
+      if (batch.count > 0) await this.#write(batch)
     } finally {
       this.#writing = false
     }

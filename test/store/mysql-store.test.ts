@@ -20,7 +20,9 @@ import { MysqlStatements, escapeSql, insertMessagesSql, messageRowSql, passRende
 import { WriteBatcher } from '../../store/mysql/write-batcher.ts'
 import { MysqlStore, brokerIdentity, mysqlOptionsFromUrl } from '../../store/mysql-store.ts'
 import { openStore } from '../../store/open-store.ts'
-import { eventually } from '../helpers/clients.ts'
+import { bindDirect } from '../../binding/binding.ts'
+import { randomName, startBroker } from '../helpers/broker.ts'
+import { eventually, startConsumer, startProducer } from '../helpers/clients.ts'
 import { debugRecorder } from '../helpers/logger.ts'
 import { dropShardDatabases, mysqlAdminConnection, testMysqlAddress, testMysqlEndpoint, withMysqlAdmin } from '../helpers/mysql.ts'
 import { comparable, makeMessage, newId, storeConformance } from './conformance.ts'
@@ -465,7 +467,9 @@ async function busyWriter(store: MysqlStore, m: StoredMessage): Promise<{ unlock
   const committed = store.commit(m.topic, m.messageId)
   // the batch is flushed on the next turn (setImmediate), and is being written from then on
   await new Promise((resolve) => setImmediate(resolve))
-  return { committed, unlock: async () => { await conn.query('COMMIT'); await conn.end() } }
+  let unlocked: Promise<void> | undefined
+  const unlock = () => (unlocked ??= conn.query('COMMIT').then(() => conn.end()))
+  return { committed, unlock }
 }
 
 // deleteDelayMs=60000: a held delete written before the test times out was released by a rule, not by its timer
@@ -519,6 +523,112 @@ test.serial('mysql store: stop() writes deletes still held', async (t) => {
   }
 })
 
+async function autoIncrementOf(table: string): Promise<number> {
+  const [schema, name] = table.replaceAll('`', '').split('.')
+  return withMysqlAdmin(async (conn) => {
+    const [rows] = await conn.query<RowDataPacket[]>('SELECT AUTO_INCREMENT AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, name])
+    return Number(rows[0].n)
+  })
+}
+
+test.serial('mysql store: a message deleted while its INSERT waits behind a busy writer is never written, and its save resolves', async (t) => {
+  const store = await open(undefined, 'createSchema=true&writers=1')
+  try {
+    const blocker = makeMessage({ commit: false, messageId: idInTable('1') })
+    await store.save(blocker)
+    const [gone, kept] = [idInTable('5'), idInTable('6')].map((messageId) => makeMessage({ messageId }))
+    const table = store.layout.messageTableFor(gone.messageId).qualified
+    const idsBefore = await autoIncrementOf(table)
+    const { unlock, committed } = await busyWriter(store, blocker)
+    // should the delete wait for the writer after all, the test fails instead of waiting for ever
+    const fallback = setTimeout(() => void unlock(), 2000)
+    const goneSaved = store.save(gone)
+    let keptWritten = false
+    const keptSaved = store.save(kept).then(() => { keptWritten = true })
+    t.true(await store.delete(gone.topic, gone.messageId))
+    await goneSaved
+    t.false(keptWritten, 'the save resolved while its batch is still waiting for the writer')
+    t.is(store.withdrawnInserts, 1)
+    clearTimeout(fallback)
+    await unlock()
+    t.true(await committed)
+    await keptSaved
+    t.is(await store.get(gone.topic, gone.messageId), undefined)
+    t.truthy(await store.get(kept.topic, kept.messageId), 'the rest of its batch is written')
+    t.is(await autoIncrementOf(table), idsBefore, 'no INSERT reached its table, not even one rolled back')
+  } finally {
+    await store.stop()
+    await cleanup(store)
+  }
+})
+
+test.serial('mysql store: an INSERT with a later write of its key queued, or already sent, is not withdrawn: the delete is written', async (t) => {
+  const store = await open(undefined, 'createSchema=true&writers=1')
+  try {
+    const blocker = makeMessage({ commit: false })
+    await store.save(blocker)
+    const [updated, sent] = [makeMessage(), makeMessage()]
+    const sentSaved = store.save(sent)
+    // sent's batch goes out on the next turn; the writer then blocks on the one after
+    await new Promise((resolve) => setImmediate(resolve))
+    const { unlock, committed } = await busyWriter(store, blocker)
+    const updatedSaved = store.save(updated)
+    const update = store.updateDelivery(updated.topic, updated.messageId, { deliverCount: 1, nextDeliverAtMs: 9, succGroups: ['g'], failGroups: [], txCheckCount: 0 })
+    const deletes = [store.delete(updated.topic, updated.messageId), store.delete(sent.topic, sent.messageId)]
+    await unlock()
+    t.true(await committed)
+    await Promise.all([sentSaved, updatedSaved, update])
+    t.deepEqual(await Promise.all(deletes), [true, true])
+    t.is(store.withdrawnInserts, 0)
+    for (const m of [updated, sent]) t.is(await store.get(m.topic, m.messageId), undefined)
+  } finally {
+    await store.stop()
+    await cleanup(store)
+  }
+})
+
+for (const deliverWhileSaving of [true, false]) {
+  test.serial(`mysql store, broker: deliverWhileSaving=${deliverWhileSaving} — a new message ${deliverWhileSaving ? 'is delivered, and acknowledged once the consumer has it, while' : 'waits until'} its INSERT ${deliverWhileSaving ? 'waits' : 'is written'}`, async (t) => {
+    const store = await open(undefined, `createSchema=true&writers=1&deliverWhileSaving=${deliverWhileSaving}`)
+    const topic = randomName('t')
+    const broker = await startBroker({ topics: [topic], store })
+    const group = randomName('s')
+    const consumer = await startConsumer({ address: broker.address, group, bindings: [bindDirect(group, topic, 'm')] })
+    const producer = await startProducer(broker.address, randomName('p'), [topic])
+    try {
+      const blocker = makeMessage({ commit: false })
+      await store.save(blocker)
+      const { unlock, committed } = await busyWriter(store, blocker)
+      const fallback = setTimeout(() => void unlock(), 2000)
+      let acknowledged = false
+      const sent = producer.sendStringMessage({ topic, messageType: 'm', body: 'x' }).then((r) => { acknowledged = true; return r })
+      if (deliverWhileSaving) {
+        const { messageId } = await sent
+        t.is(consumer.received.length, 1, 'the consumer had it before the producer was answered')
+        t.is(consumer.received[0].messageId, messageId)
+        t.is(store.withdrawnInserts, 1)
+        clearTimeout(fallback)
+        await unlock()
+      } else {
+        // the broker waits for the write: nothing moves until the writer is free
+        await t.throwsAsync(consumer.waitFor(1, 300))
+        t.false(acknowledged)
+        clearTimeout(fallback)
+        await unlock()
+        await consumer.waitFor(1)
+        const { messageId } = await sent
+        t.is(consumer.received[0].messageId, messageId)
+        await eventually(async () => (await store.get(topic, messageId)) === undefined)
+        t.is(store.withdrawnInserts, 0)
+      }
+      t.true(await committed)
+    } finally {
+      await Promise.all([consumer.client.close(), producer.close(), broker.server.stop()])
+      await cleanup(store)
+    }
+  })
+}
+
 test('mysql held operations: released after the delay, or at once when the most are held, oldest first', async (t) => {
   const sql = new MysqlStatements(new ShardLayout('kq', 4))
   const op = (id: string) => ({ messageId: id, topic: 't', resolve: () => {}, reject: () => {} })
@@ -547,14 +657,15 @@ test('mysql URIs: parameters, KiteQ aliases, defaults and validation', (t) => {
   t.is(store.kind, 'mysql')
   t.like(store.options, {
     host: '10.0.0.5', port: 3306, database: 'kq', user: 'kite', password: 's3cret', shardCount: 8, createSchema: false,
-    maxConnections: 10, writers: 2, batchSize: 1000, flushMs: 0, deleteDelayMs: 25, ignoredParameters: ['batchUpdateSize'],
+    maxConnections: 10, writers: 2, batchSize: 1000, flushMs: 0, deleteDelayMs: 25, deliverWhileSaving: true, ignoredParameters: ['batchUpdateSize'],
   })
   t.is(store.kiteServer, brokerIdentity('0.0.0.0:13800'))
   t.deepEqual(store.layout.databases, ['kq_0', 'kq_1', 'kq_2', 'kq_3', 'kq_4', 'kq_5', 'kq_6', 'kq_7'])
   t.is((openStore('mysql://u:p@h:3307?kiteServer=b1', { bind: '10.1.1.1:1' }) as MysqlStore).kiteServer, 'b1')
   t.like((openStore('mysql://u:p@h:3307') as MysqlStore).options, { user: 'u', password: 'p', port: 3307, database: 'kite', shardCount: 4 })
   t.is((openStore('mysql://h?deleteDelayMs=0') as MysqlStore).options.deleteDelayMs, 0)
-  for (const bad of ['mysql://h?shardnum=3', 'mysql://h?db=a-b', 'mysql://h?maxConn=0', 'mysql://h?shardNum=4', 'mysql://h?createSchema=yes', 'mysql://h?deleteDelayMs=-1']) {
+  t.false((openStore('mysql://h?deliverWhileSaving=false') as MysqlStore).deliverWhileSaving)
+  for (const bad of ['mysql://h?shardnum=3', 'mysql://h?db=a-b', 'mysql://h?maxConn=0', 'mysql://h?shardNum=4', 'mysql://h?createSchema=yes', 'mysql://h?deleteDelayMs=-1', 'mysql://h?deliverWhileSaving=soon']) {
     t.throws(() => openStore(bad), { code: 'KITEQ_ERR_CONFIG' } as never, bad)
   }
   t.is(brokerIdentity('10.1.2.3:13800', 'm1'), '10.1.2.3:13800')
