@@ -47,6 +47,7 @@ export interface OutboxCounters {
 export class Outbox {
   readonly #sink: OutboxSink
   readonly #limits: OutboxLimits
+  readonly #now: () => number
   #queue: Entry[] = []
   #head = 0
   #pendingMessages = 0
@@ -60,9 +61,11 @@ export class Outbox {
   #roomTailMs = 0
   readonly counters: OutboxCounters = { requests: 0, forwarded: 0, failed: 0 }
 
-  constructor(sink: OutboxSink, limits: OutboxLimits) {
+  /** `now`: epoch ms, injectable so that tests decide how long an entry waited, not the machine's load. */
+  constructor(sink: OutboxSink, limits: OutboxLimits, now: () => number = Date.now) {
     this.#sink = sink
     this.#limits = limits
+    this.#now = now
   }
 
   get full(): boolean {
@@ -82,7 +85,7 @@ export class Outbox {
       this.#roomTailMs = 0
       return 0
     }
-    const now = Date.now()
+    const now = this.#now()
     const perRecordMs = 1 / this.#drainPerMs
     this.#roomTailMs = Math.max(this.#roomTailMs, now + (this.#pendingMessages * perRecordMs) / 2) + perRecordMs
     return Math.max(1, Math.min(this.#limits.maxRoomWaitMs, Math.ceil(this.#roomTailMs - now)))
@@ -103,7 +106,7 @@ export class Outbox {
     this.#pendingMessages++
     this.#pendingBytes += bytes
     return new Promise((resolve) => {
-      this.#queue.push({ kafkaTopic, message, bytes, enqueuedAtMs: Date.now(), resolve })
+      this.#queue.push({ kafkaTopic, message, bytes, enqueuedAtMs: this.#now(), resolve })
       this.#schedulePump()
     })
   }
@@ -145,7 +148,7 @@ export class Outbox {
       tb.messages.push(toKafkaMessage(e.message))
     }
     this.counters.requests++
-    const sentAtMs = Date.now()
+    const sentAtMs = this.#now()
     this.#sending = this.#sink.send([...byTopic.values()]).then(
       () => this.#settle(batch, true, sentAtMs),
       () => this.#settle(batch, false, sentAtMs),
@@ -153,7 +156,7 @@ export class Outbox {
   }
 
   #settle(batch: Entry[], ok: boolean, sentAtMs: number): void {
-    if (ok) this.#drainPerMs = 0.7 * this.#drainPerMs + 0.3 * (batch.length / Math.max(1, Date.now() - sentAtMs))
+    if (ok) this.#drainPerMs = 0.7 * this.#drainPerMs + 0.3 * (batch.length / Math.max(1, this.#now() - sentAtMs))
     for (const e of batch) this.#finish(e, ok)
     this.#sending = undefined
     if (this.#head < this.#queue.length) this.#pump()
@@ -169,7 +172,7 @@ export class Outbox {
 
   /** The next request's entries; entries that waited too long are answered false on the way. */
   #take(): Entry[] {
-    const staleBefore = Date.now() - this.#limits.maxQueueWaitMs
+    const staleBefore = this.#now() - this.#limits.maxQueueWaitMs
     const out: Entry[] = []
     let bytes = 0
     while (this.#head < this.#queue.length && out.length < this.#limits.maxBatchMessages) {
