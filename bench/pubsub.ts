@@ -1,7 +1,10 @@
 /**
  * End to end: TypeScript producer → broker (own process) → TypeScript consumer, 512 B bodies.
  * Prints published and delivered msg/s and publish→deliver latency at producer concurrency 1, 10
- * and 100; latency at an offered 10 000 msg/s; transactional sends and commit→delivery latency.
+ * and 100; latency at an offered 10 000 msg/s; transactional sends and commit→delivery latency; on
+ * request (slow<ms>) c=1 with a consumer that answers each message after <ms>, where the published
+ * rate shows what a producer waiting for each acknowledgement gets from a store that does not
+ * keep its writes back for such consumers (mysql insertHoldMs).
  * Targets (issue 4, memory store): ≥ 100 000 msg/s delivered at c=100; p99 < 10 ms at 10 000 msg/s
  * offered; tx sends ≥ half the plain rate, commit→delivery p99 < 10 ms.
  *   node --import=tsx bench/pubsub.ts [--db memory://] [--seconds 5] [--scenarios c1,c10,c100,offered,offered30000,tx]
@@ -18,7 +21,8 @@ const arg = (name: string, fallback: string) => {
 const db = arg('db', 'memory://')
 const seconds = Number(arg('seconds', '5'))
 /**
- * Rows to run: c<N> (closed loop at concurrency N), offered (10 000/s) or offered<N> (N/s), tx (c=100).
+ * Rows to run: c<N> (closed loop at concurrency N), offered (10 000/s) or offered<N> (N/s), tx (c=100),
+ * slow<ms> (c=1, the consumer answering after <ms>).
  * A fixed offered rate also compares the broker's CPU per message between two builds on a busy
  * machine: unlike a closed loop, its batching does not change with how much CPU the broker gets.
  */
@@ -49,6 +53,9 @@ function newMessageId(): { messageId: string; seq: number } {
 let delivered = 0
 let latencies: number[] = []
 let onDelivered: (() => void) | undefined
+/** How long the consumer takes to answer each message (the slow<ms> rows). */
+let consumerDelayMs = 0
+const answerLater = (resolve: (ok: boolean) => void) => setTimeout(resolve, consumerDelayMs, true)
 const consumer = new KiteQClient({ brokers: [address], groupId: 's-bench', connection: { heartbeat: false } })
 consumer.setBindings([bindDirect('s-bench', topic, 'pay-succ', 0, true)])
 consumer.setListener({
@@ -61,7 +68,7 @@ consumer.setListener({
     }
     delivered++
     onDelivered?.()
-    return true
+    return consumerDelayMs === 0 ? true : new Promise<boolean>(answerLater)
   },
 })
 await consumer.start()
@@ -94,7 +101,7 @@ const clientUsPerMessage = (before: NodeJS.CpuUsage, messages: number) => {
   return (used.user + used.system) / Math.max(1, messages)
 }
 
-async function closedLoop(concurrency: number, tx: boolean): Promise<void> {
+async function closedLoop(concurrency: number, tx: boolean, label = `${tx ? 'tx' : 'plain'} c=${concurrency}`): Promise<void> {
   latencies = []
   const startDelivered = delivered
   const cpuBefore = broker.cpuSeconds()
@@ -123,7 +130,7 @@ async function closedLoop(concurrency: number, tx: boolean): Promise<void> {
   const deliverSeconds = (performance.now() - start) / 1000
   latencies.sort((a, b) => a - b)
   rows.push({
-    scenario: `${tx ? 'tx' : 'plain'} c=${concurrency}`,
+    scenario: label,
     published: published / publishSeconds,
     deliveredRate: (delivered - startDelivered) / deliverSeconds,
     p50: percentile(latencies, 50),
@@ -167,6 +174,11 @@ rows.length = 0
 for (const scenario of scenarios) {
   if (scenario.startsWith('offered')) await offered(Number(scenario.slice('offered'.length)) || 10_000)
   else if (scenario === 'tx') await closedLoop(100, true)
+  else if (scenario.startsWith('slow')) {
+    consumerDelayMs = Number(scenario.slice('slow'.length)) || 30
+    await closedLoop(1, false, `plain c=1, consumer ${consumerDelayMs} ms`)
+    consumerDelayMs = 0
+  }
   else await closedLoop(Number(scenario.slice(1)), false)
 }
 

@@ -9,7 +9,7 @@ import { STOP, type Handler } from '../pipe/pipeline.ts'
 import { ErrorCodes } from '../protocol/errors.ts'
 import { Cmd } from '../protocol/commands.ts'
 import { encodeHeader } from '../protocol/header.ts'
-import type { StoredMessage } from '../store/message-store.ts'
+import { dueOnArrival, type StoredMessage } from '../store/message-store.ts'
 import type { BrokerContext, PublishContext } from './context.ts'
 import { replyStoreAck } from './replies.ts'
 
@@ -64,7 +64,7 @@ export function createPersistentHandler(broker: BrokerContext): Handler<PublishC
     const message = toStoredMessage(ctx, h.commit ? Math.max(now, ctx.deliverAtMs) : now + broker.settings.txCheck.firstDelayMs)
     const saved = broker.store.save(message)
     // see MessageStore.deliverWhileSaving: the ack below still waits for the save
-    const deliveredEarly = broker.store.deliverWhileSaving === true && message.commit && message.nextDeliverAtMs <= now
+    const deliveredEarly = broker.store.deliverWhileSaving === true && dueOnArrival(message)
     if (deliveredEarly) broker.deliver(message)
     return saved.then(() => {
       broker.stats.stored(h.topic, h.groupId)

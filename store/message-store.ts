@@ -121,6 +121,14 @@ export interface StoreStats {
   deadLetters: number
 }
 
+/**
+ * Whether the broker delivers `m` as soon as it arrives: committed and due on arrival. With
+ * MessageStore.deliverWhileSaving that starts before its save() has resolved.
+ */
+export function dueOnArrival(m: StoredMessage): boolean {
+  return m.commit && m.nextDeliverAtMs <= m.createdAtMs
+}
+
 export interface MessageStore {
   /** A name for logs and metrics, e.g. "memory" or "sqlite". */
   readonly kind: string

@@ -27,7 +27,7 @@ import mysql, { type Pool, type RowDataPacket } from 'mysql2/promise'
 import { decodeHeader, encodeHeader } from '../protocol/header.ts'
 import { silentLogger, type Logger } from '../protocol/logger.ts'
 import {
-  StoreError, messageKey, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
+  StoreError, dueOnArrival, messageKey, type DeadLetter, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
   type StatSnapshot, type StoreStats, type StoredBindings, type StoredMessage,
 } from './message-store.ts'
 import { isDuplicateKey, storeErrorFrom, withConnection } from './mysql/connection.ts'
@@ -124,7 +124,8 @@ export class MysqlStore implements MessageStore {
     }
     this.#pool = pool
     const batching = {
-      batchSize: o.batchSize, batchBytes: o.batchBytes, flushMs: o.flushMs, deleteDelayMs: o.deleteDelayMs, queryTimeoutMs: o.queryTimeoutMs, logger: this.#logger,
+      batchSize: o.batchSize, batchBytes: o.batchBytes, flushMs: o.flushMs, deleteDelayMs: o.deleteDelayMs,
+      insertHoldMs: o.deliverWhileSaving ? o.insertHoldMs : 0, queryTimeoutMs: o.queryTimeoutMs, logger: this.#logger,
       rowIds: this.#rowIds,
     }
     this.#writers = Array.from({ length: o.writers }, () => new WriteBatcher(pool, batching))
@@ -151,7 +152,9 @@ export class MysqlStore implements MessageStore {
   async save(message: StoredMessage): Promise<void> {
     const writer = this.#writerFor(message.messageId)
     const table = this.layout.messageTableFor(message.messageId)
-    return writer.insert(table.qualified, messageKey(message.topic, message.messageId), message.messageId, messageRowSql(message, this.#kiteServerSql))
+    const key = messageKey(message.topic, message.messageId)
+    const row = messageRowSql(message, this.#kiteServerSql)
+    return writer.insert(table.qualified, key, message.messageId, row, dueOnArrival(message) ? message.topic : undefined)
   }
 
   commit(topic: string, messageId: string): Promise<boolean> {

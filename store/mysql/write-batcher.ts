@@ -5,6 +5,8 @@
  * resolved write is durable (InnoDB, innodb_flush_log_at_trx_commit=1).
  *
  * Deletes wait outside the batches while the batcher is busy, to gather (store/mysql/held-operations.ts).
+ * INSERTs of messages being delivered meanwhile wait a few milliseconds, so that those acknowledged
+ * by then need not be written at all (held-inserts.ts, withdrawInsert).
  *
  * A batch is one round trip with its COMMIT. One with a coalesced statement over several keys is two:
  * the statements, then COMMIT once the counts show exactly which operation matched a row; when they
@@ -25,6 +27,7 @@ import type { Logger } from '../../protocol/logger.ts'
 import { StoreError } from '../message-store.ts'
 import { Batch, affectedRows, type KeyedStatement, type RowKey, type Statement, type StatementResult } from './batch.ts'
 import { isConnectionBroken, isDuplicateKey, storeErrorFrom } from './connection.ts'
+import { HeldInserts, type HeldInsert } from './held-inserts.ts'
 import { HeldOperations } from './held-operations.ts'
 import type { RowIds } from './row-ids.ts'
 import { insertMessagesSql, renderStatement } from './sql.ts'
@@ -37,6 +40,8 @@ export interface WriteBatcherOptions {
   flushMs: number
   /** How long an operation that may wait (a delete) is held to share a statement; 0 = none is held. */
   deleteDelayMs: number
+  /** How long the INSERT of a message being delivered is held (held-inserts.ts); 0 = none is held. */
+  insertHoldMs: number
   queryTimeoutMs: number
   logger: Logger
   /** Where inserted rows' ids are remembered; none when the server does not promise consecutive ids. */
@@ -70,17 +75,29 @@ export class WriteBatcher {
   #flushArmed = false
   #idleWaiters: (() => void)[] = []
   readonly #held: HeldOperations
+  readonly #heldInserts: HeldInserts
 
   constructor(pool: Pool, options: WriteBatcherOptions) {
     this.#pool = pool
     this.#options = options
     this.#held = new HeldOperations(options.deleteDelayMs, options.batchSize, () => this.#releaseHeld())
+    this.#heldInserts = new HeldInserts(options.insertHoldMs, options.batchSize, (inserts) => this.#queueInserts(inserts))
   }
 
-  /** Queues one message row (rendered by sql.ts messageRowSql) for `table`'s next multi-row INSERT. */
-  insert(table: string, key: string, messageId: string, row: string): Promise<void> {
+  /**
+   * Queues one message row (rendered by sql.ts messageRowSql) for `table`'s next multi-row INSERT.
+   * `deliveringTopic`: its message (of that topic) is being delivered meanwhile, so its INSERT may be
+   * held first (held-inserts.ts).
+   */
+  insert(table: string, key: string, messageId: string, row: string, deliveringTopic?: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#batchFor('insert', key, row.length).addInsert(table, { messageId, key, row, resolve, reject }, row.length)
+      const insert = { messageId, key, row, resolve, reject }
+      // one held key at a time: whatever else comes for it goes through #batchFor, which releases it
+      if (deliveringTopic !== undefined && this.#options.insertHoldMs > 0 && !this.#held.holds(key) && !this.#heldInserts.holds(key)) {
+        if (this.#heldInserts.paysFor(deliveringTopic)) return this.#heldInserts.hold(deliveringTopic, table, insert, row.length)
+        this.#heldInserts.watch(deliveringTopic, key)
+      }
+      this.#batchFor('insert', key, row.length).addInsert(table, insert, row.length)
       this.#armFlush()
     })
   }
@@ -91,6 +108,12 @@ export class WriteBatcher {
    * deleted (MysqlStore.delete), so neither the row nor its delete need be written. False otherwise.
    */
   withdrawInsert(key: string): boolean {
+    const held = this.#heldInserts.withdraw(key)
+    if (held !== undefined) {
+      held.insert.resolve()
+      return true
+    }
+    this.#heldInserts.deleted(key)
     if (this.#held.holds(key)) return false
     const at = this.#queue.findIndex((batch) => batch.hasInsert(key))
     if (at < 0) return false
@@ -117,7 +140,8 @@ export class WriteBatcher {
     return new Promise<boolean>((resolve, reject) => {
       const operation = { messageId: row.messageId, topic: row.topic, rowId: row.rowId, resolve, reject }
       const busy = this.#writing || this.#queue.length > 0
-      if (statement.mayWait && busy && this.#options.deleteDelayMs > 0 && !this.#held.holds(key)) return this.#held.hold(statement, key, operation)
+      const mayHold = statement.mayWait && busy && this.#options.deleteDelayMs > 0 && !this.#held.holds(key) && !this.#heldInserts.holds(key)
+      if (mayHold) return this.#held.hold(statement, key, operation)
       this.#batchFor('keyed', key, KEYED_BYTES).addKeyed(statement, key, operation, KEYED_BYTES)
       this.#armFlush()
     })
@@ -125,6 +149,7 @@ export class WriteBatcher {
 
   /** Resolves once everything queued so far, held operations included, is written (or failed). */
   idle(): Promise<void> {
+    if (this.#heldInserts.size > 0) this.#queueInserts(this.#heldInserts.takeAll())
     this.#releaseHeld()
     if (!this.#writing && this.#queue.length === 0) return Promise.resolve()
     return new Promise((resolve) => this.#idleWaiters.push(resolve))
@@ -139,8 +164,16 @@ export class WriteBatcher {
     this.#armFlush()
   }
 
+  /** Queues released INSERTs. */
+  #queueInserts(inserts: HeldInsert[]): void {
+    for (const { table, insert, bytes } of inserts) this.#batchFor('insert', insert.key, bytes).addInsert(table, insert, bytes)
+    this.#armFlush()
+  }
+
   #batchFor(kind: 'insert' | 'statements' | 'keyed', key: string, bytes: number): Batch {
     // whatever comes after a held operation of its key must also run after it
+    const heldInsert = this.#heldInserts.take(key)
+    if (heldInsert !== undefined) this.#batchFor('insert', key, heldInsert.bytes).addInsert(heldInsert.table, heldInsert.insert, heldInsert.bytes)
     if (this.#held.holds(key)) this.#releaseHeld()
     let batch = this.#queue[this.#queue.length - 1]
     const full = batch !== undefined &&

@@ -13,6 +13,7 @@ import { decodeHeader } from '../../protocol/header.ts'
 import { silentLogger, type Logger } from '../../protocol/logger.ts'
 import { messageKey, type MessageStore, type StoredMessage } from '../../store/message-store.ts'
 import { Batch, MAX_KEYS_PER_STATEMENT, type StatementResult } from '../../store/mysql/batch.ts'
+import { HeldInserts } from '../../store/mysql/held-inserts.ts'
 import { HeldOperations } from '../../store/mysql/held-operations.ts'
 import { RowIds } from '../../store/mysql/row-ids.ts'
 import { ShardLayout } from '../../store/mysql/sharding.ts'
@@ -263,7 +264,7 @@ async function withRowIdBatcher(work: (b: RowIdBatcher) => Promise<void>, logger
   const store = await open(undefined, 'createSchema=true&writers=1')
   const pool = mysql.createPool({ ...testMysqlEndpoint(), user: 'root', multipleStatements: true, queryFormat: passRenderedSql, connectionLimit: 2 })
   const rowIds = new RowIds(1, 1000)
-  const batcher = new WriteBatcher(pool, { batchSize: 1000, batchBytes: 1 << 20, flushMs: 0, deleteDelayMs: 0, queryTimeoutMs: 10_000, logger, rowIds })
+  const batcher = new WriteBatcher(pool, { batchSize: 1000, batchBytes: 1 << 20, flushMs: 0, deleteDelayMs: 0, insertHoldMs: 0, queryTimeoutMs: 10_000, logger, rowIds })
   const kiteServer = escapeSql('test-broker:1')
   const insert = (messages: StoredMessage[]) => Promise.all(messages.map((m) =>
     batcher.insert(store.layout.messageTableFor(m.messageId).qualified, messageKey(m.topic, m.messageId), m.messageId, messageRowSql(m, kiteServer))))
@@ -532,7 +533,7 @@ async function autoIncrementOf(table: string): Promise<number> {
 }
 
 test.serial('mysql store: a message deleted while its INSERT waits behind a busy writer is never written, and its save resolves', async (t) => {
-  const store = await open(undefined, 'createSchema=true&writers=1')
+  const store = await open(undefined, 'createSchema=true&writers=1&insertHoldMs=0')
   try {
     const blocker = makeMessage({ commit: false, messageId: idInTable('1') })
     await store.save(blocker)
@@ -563,7 +564,7 @@ test.serial('mysql store: a message deleted while its INSERT waits behind a busy
 })
 
 test.serial('mysql store: an INSERT with a later write of its key queued, or already sent, is not withdrawn: the delete is written', async (t) => {
-  const store = await open(undefined, 'createSchema=true&writers=1')
+  const store = await open(undefined, 'createSchema=true&writers=1&insertHoldMs=0')
   try {
     const blocker = makeMessage({ commit: false })
     await store.save(blocker)
@@ -585,6 +586,89 @@ test.serial('mysql store: an INSERT with a later write of its key queued, or alr
     await store.stop()
     await cleanup(store)
   }
+})
+
+test.serial('mysql store: the INSERT of a message due on arrival is held insertHoldMs; deleted meanwhile it is never written, else written then', async (t) => {
+  const holdMs = 300
+  const store = await open(undefined, `createSchema=true&insertHoldMs=${holdMs}`)
+  try {
+    const now = Date.now()
+    const [gone, kept] = [idInTable('7'), idInTable('8')].map((messageId) => makeMessage({ messageId, createdAtMs: now, nextDeliverAtMs: now }))
+    const delayed = makeMessage({ createdAtMs: now, nextDeliverAtMs: now + 60_000 })
+    const table = store.layout.messageTableFor(gone.messageId).qualified
+    const idsBefore = await autoIncrementOf(table)
+    const started = performance.now()
+    const goneSaved = store.save(gone)
+    const keptSaved = store.save(kept).then(() => performance.now() - started)
+    const delayedSaved = store.save(delayed).then(() => performance.now() - started)
+    t.true(await store.delete(gone.topic, gone.messageId))
+    await goneSaved
+    t.is(store.withdrawnInserts, 1)
+    t.true(await delayedSaved < holdMs, 'a message not due on arrival is not being delivered: its INSERT is not held')
+    t.true(await keptSaved >= holdMs - 1, 'held for insertHoldMs, then written')
+    t.truthy(await store.get(kept.topic, kept.messageId))
+    t.is(await store.get(gone.topic, gone.messageId), undefined)
+    t.is(await autoIncrementOf(table), idsBefore, 'no INSERT reached the table of the withdrawn one')
+  } finally {
+    await store.stop()
+    await cleanup(store)
+  }
+})
+
+test.serial('mysql store: any other write of a key whose INSERT is held releases the INSERT first', async (t) => {
+  const store = await open(undefined, 'createSchema=true&insertHoldMs=60000')
+  try {
+    const now = Date.now()
+    const [updated, committedTx, stopped] = [1, 2, 3].map(() => makeMessage({ createdAtMs: now, nextDeliverAtMs: now }))
+    const saves = [updated, committedTx, stopped].map((m) => store.save(m))
+    const update = { deliverCount: 1, nextDeliverAtMs: now + 5000, succGroups: ['g'], failGroups: ['h'], txCheckCount: 0 }
+    // the hold is a minute: each of these would time the test out if it waited for it, or miss its row
+    await store.updateDelivery(updated.topic, updated.messageId, update)
+    t.true(await store.reschedule(committedTx.topic, committedTx.messageId, now + 9000))
+    await Promise.all(saves.slice(0, 2))
+    t.like(await store.get(updated.topic, updated.messageId), update)
+    t.like(await store.get(committedTx.topic, committedTx.messageId), { deliverAtMs: now + 9000 })
+    // stop() writes what is still held
+    await store.stop()
+    await saves[2]
+    const reopened = await open(databasesOf.get(store), 'createSchema=false')
+    try {
+      t.truthy(await reopened.get(stopped.topic, stopped.messageId))
+    } finally {
+      await reopened.stop()
+    }
+  } finally {
+    await store.stop()
+    await cleanup(store)
+  }
+})
+
+test('mysql held inserts: released oldest first after the hold or beyond the most held; a topic whose inserts are seldom withdrawn is watched instead until holding would pay', async (t) => {
+  const insert = (key: string) => ({ messageId: key, key, row: '(…)', resolve: () => {}, reject: () => {} })
+  const released: string[][] = []
+  const bySize = new HeldInserts(60_000, 2, (inserts) => released.push(inserts.map((h) => h.insert.key)))
+  for (const key of ['a', 'b', 'c']) bySize.hold('t', 'tbl', insert(key), 5)
+  t.deepEqual(released, [['a']], 'the third one is one more than it holds: the oldest goes')
+  t.is(bySize.withdraw('b')?.insert.key, 'b')
+  t.false(bySize.holds('b'))
+  t.deepEqual(bySize.takeAll().map((h) => h.insert.key), ['c'])
+
+  let expired!: (keys: string[]) => void
+  const timedOut = new Promise<string[]>((resolve) => { expired = resolve })
+  const byTime = new HeldInserts(20, 100, (inserts) => expired(inserts.map((h) => h.insert.key)), 2)
+  byTime.hold('slow', 'tbl', insert('x'), 5)
+  byTime.hold('slow', 'tbl', insert('y'), 5)
+  t.deepEqual(await timedOut, ['x', 'y'])
+  t.false(byTime.paysFor('slow'), 'none of a window of two withdrawn: holding stops')
+  t.true(byTime.paysFor('fast'), 'per topic')
+  // not held now, but watched: one deleted within the hold, one not (found out when the next comes)
+  byTime.watch('slow', 'u')
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  byTime.watch('slow', 'v')
+  t.false(byTime.paysFor('slow'), 'u would not have been withdrawn; no verdict yet')
+  byTime.deleted('v')
+  t.true(byTime.paysFor('slow'), 'half of the next window would have been withdrawn: holding resumes')
+  t.is(byTime.size, 0)
 })
 
 for (const deliverWhileSaving of [true, false]) {
@@ -657,7 +741,7 @@ test('mysql URIs: parameters, KiteQ aliases, defaults and validation', (t) => {
   t.is(store.kind, 'mysql')
   t.like(store.options, {
     host: '10.0.0.5', port: 3306, database: 'kq', user: 'kite', password: 's3cret', shardCount: 8, createSchema: false,
-    maxConnections: 10, writers: 2, batchSize: 1000, flushMs: 0, deleteDelayMs: 25, deliverWhileSaving: true, ignoredParameters: ['batchUpdateSize'],
+    maxConnections: 10, writers: 2, batchSize: 1000, flushMs: 0, deleteDelayMs: 25, deliverWhileSaving: true, insertHoldMs: 10, ignoredParameters: ['batchUpdateSize'],
   })
   t.is(store.kiteServer, brokerIdentity('0.0.0.0:13800'))
   t.deepEqual(store.layout.databases, ['kq_0', 'kq_1', 'kq_2', 'kq_3', 'kq_4', 'kq_5', 'kq_6', 'kq_7'])
