@@ -64,7 +64,7 @@ export function createPersistentHandler(broker: BrokerContext): Handler<PublishC
     const message = toStoredMessage(ctx, h.commit ? Math.max(now, ctx.deliverAtMs) : now + broker.settings.txCheck.firstDelayMs)
     const saved = broker.store.save(message)
     // see MessageStore.deliverWhileSaving: the ack below still waits for the save
-    const deliveredEarly = broker.store.deliverWhileSaving === true && dueOnArrival(message)
+    const deliveredEarly = dueOnArrival(message) && broker.store.deliverWhileSaving?.(message) === true
     if (deliveredEarly) broker.deliver(message)
     return saved.then(() => {
       broker.stats.stored(h.topic, h.groupId)

@@ -123,7 +123,7 @@ export interface StoreStats {
 
 /**
  * Whether the broker delivers `m` as soon as it arrives: committed and due on arrival. With
- * MessageStore.deliverWhileSaving that starts before its save() has resolved.
+ * MessageStore.deliverWhileSaving that may start before its save() has resolved.
  */
 export function dueOnArrival(m: StoredMessage): boolean {
   return m.commit && m.nextDeliverAtMs <= m.createdAtMs
@@ -142,14 +142,15 @@ export interface MessageStore {
    */
   save(message: StoredMessage): Promise<void>
   /**
-   * True when the broker may start delivering a new committed message that is due at once before its
-   * save() has resolved. The store must have taken what it writes from the message when save()
-   * returns (the delivery changes its counters), and queue every later write of the key behind it.
-   * Why: a message delivered and deleted before its row went out then costs no write at all. The
-   * producer's MessageStoreAck still waits for save(); a save that fails after the message went out
-   * leaves a delivered message its producer may send again, a duplicate at-least-once allows.
+   * Asked right after save() of a message due on arrival (dueOnArrival): true when the broker may start
+   * delivering it before the save has resolved. The store must have taken what it writes from the
+   * message when save() returns (the delivery changes its counters), and queue every later write of
+   * the key behind it. Why: a message delivered and deleted before its row went out then costs no
+   * write at all. The producer's MessageStoreAck still waits for save(); a save that fails after the
+   * message went out leaves a delivered message its producer may send again, a duplicate
+   * at-least-once allows. Absent: never.
    */
-  readonly deliverWhileSaving?: boolean
+  deliverWhileSaving?(message: StoredMessage): boolean
   get(topic: string, messageId: string): Promise<StoredMessage | undefined>
   /**
    * Marks an uncommitted message committed; false when there is no such live uncommitted message,

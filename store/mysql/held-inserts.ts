@@ -9,10 +9,13 @@
  * c=100). The cost is latency for the messages not acknowledged in time: their producers' acks wait
  * the hold on top of the group commit.
  *
- * So holding must pay: per topic, once more than half a window of held INSERTs were not withdrawn
- * (its consumers are slower than the hold, or offline), that topic's INSERTs go straight to their
- * batches. They are still watched (`watch`): whether each would have been withdrawn had it been held,
- * i.e. deleted within the hold. Once half a window of them would have been first, holding resumes.
+ * So holding must pay: per topic, once more of a window's held INSERTs outlived the hold than were
+ * withdrawn (its consumers are slower than the hold, or offline), that topic's INSERTs go straight to their
+ * batches, and the broker delivers them once committed (MysqlStore.deliverWhileSaving). They are
+ * still watched: whether each would have been withdrawn had it been held, i.e. deleted within the
+ * hold of its delivery's start (its commit, `committed`; timed from the save, a commit slower than the
+ * hold under load would keep the topic from ever holding again). Once more of a window of them
+ * would have been withdrawn than not, holding resumes.
  *
  * Each INSERT is released once it has been held `holdMs` (or at once when `maxHeld` are held), oldest
  * first. Nothing else of its key may be queued behind a held INSERT: the write batcher releases it
@@ -29,19 +32,31 @@ export interface HeldInsert {
   heldAtMs: number
 }
 
-/** INSERTs of a topic, held or watched, per verdict on whether holding them pays. */
-const DEFAULT_WINDOW = 32
+export interface HoldVerdicts {
+  /** Outcomes (INSERTs of a topic held or watched) a verdict needs on one side, half a window, at least. */
+  window: number
+  /**
+   * And time: one stall of the event loop longer than the hold (a major GC, the VM) lets every INSERT
+   * held at that moment outlive it at once, under load hundreds, which alone must not decide.
+   */
+  minMs: number
+}
+
+const defaultVerdicts: HoldVerdicts = { window: 32, minMs: 100 }
 
 interface TopicOutcomes {
   withdrawn: number
   released: number
+  /** When the window's first outcome came. */
+  sinceMs: number
   paused: boolean
 }
 
 /** An INSERT not held, whose delete is waited for as if it had been. */
 interface Watched {
   topic: string
-  atMs: number
+  /** When it committed (its delivery started); undefined before. */
+  atMs: number | undefined
 }
 
 export class HeldInserts {
@@ -53,15 +68,15 @@ export class HeldInserts {
   readonly #outcomes = new Map<string, TopicOutcomes>()
   /** By key, oldest first. */
   readonly #watched = new Map<string, Watched>()
-  readonly #window: number
+  readonly #verdicts: HoldVerdicts
   #timer: ReturnType<typeof setTimeout> | undefined
 
   /** `release` gets the inserts whose time is up, oldest first, and must queue them. */
-  constructor(holdMs: number, maxHeld: number, release: (inserts: HeldInsert[]) => void, window = DEFAULT_WINDOW) {
+  constructor(holdMs: number, maxHeld: number, release: (inserts: HeldInsert[]) => void, verdicts = defaultVerdicts) {
     this.#holdMs = holdMs
     this.#maxHeld = maxHeld
     this.#release = release
-    this.#window = window
+    this.#verdicts = verdicts
   }
 
   get size(): number {
@@ -77,16 +92,23 @@ export class HeldInserts {
     return this.#outcomes.get(topic)?.paused !== true
   }
 
-  /** An INSERT of `topic` not held (holding did not pay): its delete is timed against the hold. */
+  /** An INSERT of `topic` not held (holding did not pay): its delete is to be timed against the hold. */
   watch(topic: string, key: string): void {
+    this.#watched.set(key, { topic, atMs: undefined })
     const now = performance.now()
-    this.#watched.set(key, { topic, atMs: now })
     // the oldest ones not deleted within the hold would not have been withdrawn
     for (const [oldKey, w] of this.#watched) {
-      if (w.atMs > now - this.#holdMs && this.#watched.size <= this.#maxHeld) break
+      const young = w.atMs === undefined || w.atMs > now - this.#holdMs
+      if (young && this.#watched.size <= this.#maxHeld) break
       this.#watched.delete(oldKey)
       this.#count(w.topic, false)
     }
+  }
+
+  /** A watched INSERT committed: its message's delivery starts now. */
+  committed(key: string): void {
+    const w = this.#watched.get(key)
+    if (w !== undefined) w.atMs = performance.now()
   }
 
   /** `key`'s message is being deleted, its INSERT not held: had a watched one been held, would it have been withdrawn? */
@@ -94,7 +116,7 @@ export class HeldInserts {
     const w = this.#watched.get(key)
     if (w === undefined) return
     this.#watched.delete(key)
-    this.#count(w.topic, performance.now() - w.atMs <= this.#holdMs)
+    this.#count(w.topic, w.atMs === undefined || performance.now() - w.atMs <= this.#holdMs)
   }
 
   hold(topic: string, table: string, insert: QueuedInsert, bytes: number): void {
@@ -153,14 +175,16 @@ export class HeldInserts {
   }
 
   #count(topic: string, withdrawn: boolean): void {
+    const now = performance.now()
     let outcomes = this.#outcomes.get(topic)
-    if (outcomes === undefined) this.#outcomes.set(topic, (outcomes = { withdrawn: 0, released: 0, paused: false }))
+    if (outcomes === undefined) this.#outcomes.set(topic, (outcomes = { withdrawn: 0, released: 0, sinceMs: now, paused: false }))
+    if (outcomes.withdrawn + outcomes.released === 0) outcomes.sinceMs = now
     if (withdrawn) outcomes.withdrawn++
     else outcomes.released++
-    // the verdict is in once either side has more than half of a window, however the rest turns out
-    if (outcomes.withdrawn * 2 >= this.#window) outcomes.paused = false
-    else if (outcomes.released * 2 > this.#window) outcomes.paused = true
-    else return
+    const { window, minMs } = this.#verdicts
+    if (now - outcomes.sinceMs < minMs) return
+    if (outcomes.withdrawn * 2 < window && outcomes.released * 2 <= window) return
+    outcomes.paused = outcomes.released > outcomes.withdrawn
     outcomes.withdrawn = 0
     outcomes.released = 0
   }

@@ -96,10 +96,22 @@ export class WriteBatcher {
       if (deliveringTopic !== undefined && this.#options.insertHoldMs > 0 && !this.#held.holds(key) && !this.#heldInserts.holds(key)) {
         if (this.#heldInserts.paysFor(deliveringTopic)) return this.#heldInserts.hold(deliveringTopic, table, insert, row.length)
         this.#heldInserts.watch(deliveringTopic, key)
+        insert.resolve = () => {
+          this.#heldInserts.committed(key)
+          resolve()
+        }
       }
       this.#batchFor('insert', key, row.length).addInsert(table, insert, row.length)
       this.#armFlush()
     })
+  }
+
+  /**
+   * Whether the INSERTs of `topic`'s messages being delivered are likely to be withdrawn: always when
+   * none is held (those still queued behind a busy writer may be), else while holding pays.
+   */
+  mayWithdrawInsertsOf(topic: string): boolean {
+    return this.#options.insertHoldMs === 0 || this.#heldInserts.paysFor(topic)
   }
 
   /**

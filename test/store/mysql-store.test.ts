@@ -615,6 +615,33 @@ test.serial('mysql store: the INSERT of a message due on arrival is held insertH
   }
 })
 
+test.serial('mysql store: a topic whose held INSERTs mostly outlive the hold is no longer delivered while saving, nor held', async (t) => {
+  const store = await open(undefined, 'createSchema=true&writers=1&insertHoldMs=20')
+  try {
+    const now = Date.now()
+    const due = (topic: string) => makeMessage({ topic, createdAtMs: now, nextDeliverAtMs: now })
+    t.true(store.deliverWhileSaving(due('slow')))
+    // nobody deletes them: each outlives the hold; more than half a window (32) over at least 100 ms decides
+    let saves = 0
+    while (saves < 40 && store.deliverWhileSaving(due('slow'))) {
+      await store.save(due('slow'))
+      saves++
+    }
+    t.false(store.deliverWhileSaving(due('slow')), `still holding after ${saves} saves`)
+    t.true(store.deliverWhileSaving(due('fast')), 'per topic')
+    // held, it would still be withdrawable after a turn; not held, its batch has gone out by then
+    const next = due('slow')
+    const saved = store.save(next)
+    await new Promise((resolve) => setImmediate(resolve))
+    t.true(await store.delete(next.topic, next.messageId))
+    await saved
+    t.is(store.withdrawnInserts, 0, 'written at once, not held')
+  } finally {
+    await store.stop()
+    await cleanup(store)
+  }
+})
+
 test.serial('mysql store: any other write of a key whose INSERT is held releases the INSERT first', async (t) => {
   const store = await open(undefined, 'createSchema=true&insertHoldMs=60000')
   try {
@@ -643,7 +670,7 @@ test.serial('mysql store: any other write of a key whose INSERT is held releases
   }
 })
 
-test('mysql held inserts: released oldest first after the hold or beyond the most held; a topic whose inserts are seldom withdrawn is watched instead until holding would pay', async (t) => {
+test('mysql held inserts: released oldest first after the hold or beyond the most held; a topic whose inserts are seldom withdrawn is watched instead, from their commits, until holding would pay', async (t) => {
   const insert = (key: string) => ({ messageId: key, key, row: '(…)', resolve: () => {}, reject: () => {} })
   const released: string[][] = []
   const bySize = new HeldInserts(60_000, 2, (inserts) => released.push(inserts.map((h) => h.insert.key)))
@@ -655,20 +682,44 @@ test('mysql held inserts: released oldest first after the hold or beyond the mos
 
   let expired!: (keys: string[]) => void
   const timedOut = new Promise<string[]>((resolve) => { expired = resolve })
-  const byTime = new HeldInserts(20, 100, (inserts) => expired(inserts.map((h) => h.insert.key)), 2)
+  const byTime = new HeldInserts(20, 100, (inserts) => expired(inserts.map((h) => h.insert.key)), { window: 2, minMs: 0 })
   byTime.hold('slow', 'tbl', insert('x'), 5)
   byTime.hold('slow', 'tbl', insert('y'), 5)
   t.deepEqual(await timedOut, ['x', 'y'])
   t.false(byTime.paysFor('slow'), 'none of a window of two withdrawn: holding stops')
   t.true(byTime.paysFor('fast'), 'per topic')
-  // not held now, but watched: one deleted within the hold, one not (found out when the next comes)
+  // not held now, but watched from their commits: one deleted within the hold, one not (found out when the next comes)
   byTime.watch('slow', 'u')
+  byTime.committed('u')
   await new Promise((resolve) => setTimeout(resolve, 30))
   byTime.watch('slow', 'v')
   t.false(byTime.paysFor('slow'), 'u would not have been withdrawn; no verdict yet')
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  byTime.committed('v')
   byTime.deleted('v')
-  t.true(byTime.paysFor('slow'), 'half of the next window would have been withdrawn: holding resumes')
+  t.true(byTime.paysFor('slow'), 'v was deleted within the hold of its commit, however slow that was: holding resumes')
   t.is(byTime.size, 0)
+
+  // one stall: everything held outlives the hold at once; that alone decides nothing
+  let stalled!: () => void
+  const afterStall = new Promise<void>((resolve) => { stalled = resolve })
+  const stall = new HeldInserts(5, 100, () => stalled(), { window: 2, minMs: 60 })
+  for (const key of ['s1', 's2', 's3']) stall.hold('busy', 'tbl', insert(key), 5)
+  await afterStall
+  t.true(stall.paysFor('busy'), 'three released together, a window\'s worth, but within minMs: no verdict')
+  const withdrawnOne = (key: string) => {
+    stall.hold('busy', 'tbl', insert(key), 5)
+    stall.withdraw(key)
+  }
+  for (const key of ['s4', 's5', 's6', 's7']) withdrawnOne(key)
+  await new Promise((resolve) => setTimeout(resolve, 70))
+  withdrawnOne('s8')
+  t.true(stall.paysFor('busy'), 'decided over minMs by all of it: five withdrawn against three')
+  for (const key of ['s9', 's10', 's11']) stall.hold('busy', 'tbl', insert(key), 5)
+  await eventually(() => stall.size === 0)
+  await new Promise((resolve) => setTimeout(resolve, 70))
+  stall.hold('busy', 'tbl', insert('s12'), 5)
+  await eventually(() => !stall.paysFor('busy'), 2000, 'four released against none: holding stops')
 })
 
 for (const deliverWhileSaving of [true, false]) {
@@ -748,7 +799,7 @@ test('mysql URIs: parameters, KiteQ aliases, defaults and validation', (t) => {
   t.is((openStore('mysql://u:p@h:3307?kiteServer=b1', { bind: '10.1.1.1:1' }) as MysqlStore).kiteServer, 'b1')
   t.like((openStore('mysql://u:p@h:3307') as MysqlStore).options, { user: 'u', password: 'p', port: 3307, database: 'kite', shardCount: 4 })
   t.is((openStore('mysql://h?deleteDelayMs=0') as MysqlStore).options.deleteDelayMs, 0)
-  t.false((openStore('mysql://h?deliverWhileSaving=false') as MysqlStore).deliverWhileSaving)
+  t.false((openStore('mysql://h?deliverWhileSaving=false') as MysqlStore).options.deliverWhileSaving)
   for (const bad of ['mysql://h?shardnum=3', 'mysql://h?db=a-b', 'mysql://h?maxConn=0', 'mysql://h?shardNum=4', 'mysql://h?createSchema=yes', 'mysql://h?deleteDelayMs=-1', 'mysql://h?deliverWhileSaving=soon']) {
     t.throws(() => openStore(bad), { code: 'KITEQ_ERR_CONFIG' } as never, bad)
   }
