@@ -52,6 +52,36 @@ interface TopicOutcomes {
   paused: boolean
 }
 
+/** Per topic, whether holding its INSERTs pays, from the outcomes of those held or watched. */
+class HoldingVerdicts {
+  readonly #rules: HoldVerdicts
+  readonly #byTopic = new Map<string, TopicOutcomes>()
+
+  constructor(rules: HoldVerdicts) {
+    this.#rules = rules
+  }
+
+  pays(topic: string): boolean {
+    return this.#byTopic.get(topic)?.paused !== true
+  }
+
+  /** One more INSERT of `topic` was (or would have been) withdrawn, or outlived the hold. */
+  count(topic: string, withdrawn: boolean): void {
+    const now = performance.now()
+    let outcomes = this.#byTopic.get(topic)
+    if (outcomes === undefined) this.#byTopic.set(topic, (outcomes = { withdrawn: 0, released: 0, sinceMs: now, paused: false }))
+    if (outcomes.withdrawn + outcomes.released === 0) outcomes.sinceMs = now
+    if (withdrawn) outcomes.withdrawn++
+    else outcomes.released++
+    const { window, minMs } = this.#rules
+    if (now - outcomes.sinceMs < minMs) return
+    if (outcomes.withdrawn * 2 < window && outcomes.released * 2 <= window) return
+    outcomes.paused = outcomes.released > outcomes.withdrawn
+    outcomes.withdrawn = 0
+    outcomes.released = 0
+  }
+}
+
 /** An INSERT not held, whose delete is waited for as if it had been. */
 interface Watched {
   topic: string
@@ -65,10 +95,9 @@ export class HeldInserts {
   readonly #release: (inserts: HeldInsert[]) => void
   /** By key, oldest first (a Map iterates in insertion order). */
   readonly #held = new Map<string, HeldInsert>()
-  readonly #outcomes = new Map<string, TopicOutcomes>()
   /** By key, oldest first. */
   readonly #watched = new Map<string, Watched>()
-  readonly #verdicts: HoldVerdicts
+  readonly #verdicts: HoldingVerdicts
   #timer: ReturnType<typeof setTimeout> | undefined
 
   /** `release` gets the inserts whose time is up, oldest first, and must queue them. */
@@ -76,7 +105,7 @@ export class HeldInserts {
     this.#holdMs = holdMs
     this.#maxHeld = maxHeld
     this.#release = release
-    this.#verdicts = verdicts
+    this.#verdicts = new HoldingVerdicts(verdicts)
   }
 
   get size(): number {
@@ -89,7 +118,7 @@ export class HeldInserts {
 
   /** Whether an INSERT of `topic` should be held now; else it should be watched. */
   paysFor(topic: string): boolean {
-    return this.#outcomes.get(topic)?.paused !== true
+    return this.#verdicts.pays(topic)
   }
 
   /** An INSERT of `topic` not held (holding did not pay): its delete is to be timed against the hold. */
@@ -101,7 +130,7 @@ export class HeldInserts {
       const young = w.atMs === undefined || w.atMs > now - this.#holdMs
       if (young && this.#watched.size <= this.#maxHeld) break
       this.#watched.delete(oldKey)
-      this.#count(w.topic, false)
+      this.#verdicts.count(w.topic, false)
     }
   }
 
@@ -116,7 +145,7 @@ export class HeldInserts {
     const w = this.#watched.get(key)
     if (w === undefined) return
     this.#watched.delete(key)
-    this.#count(w.topic, w.atMs === undefined || performance.now() - w.atMs <= this.#holdMs)
+    this.#verdicts.count(w.topic, w.atMs === undefined || performance.now() - w.atMs <= this.#holdMs)
   }
 
   hold(topic: string, table: string, insert: QueuedInsert, bytes: number): void {
@@ -131,7 +160,7 @@ export class HeldInserts {
   /** Takes `key`'s held INSERT out because its message is gone: holding paid. */
   withdraw(key: string): HeldInsert | undefined {
     const held = this.take(key)
-    if (held !== undefined) this.#count(held.topic, true)
+    if (held !== undefined) this.#verdicts.count(held.topic, true)
     return held
   }
 
@@ -169,23 +198,8 @@ export class HeldInserts {
       }
       this.#held.delete(key)
       due.push(held)
-      this.#count(held.topic, false)
+      this.#verdicts.count(held.topic, false)
     }
     if (due.length > 0) this.#release(due)
-  }
-
-  #count(topic: string, withdrawn: boolean): void {
-    const now = performance.now()
-    let outcomes = this.#outcomes.get(topic)
-    if (outcomes === undefined) this.#outcomes.set(topic, (outcomes = { withdrawn: 0, released: 0, sinceMs: now, paused: false }))
-    if (outcomes.withdrawn + outcomes.released === 0) outcomes.sinceMs = now
-    if (withdrawn) outcomes.withdrawn++
-    else outcomes.released++
-    const { window, minMs } = this.#verdicts
-    if (now - outcomes.sinceMs < minMs) return
-    if (outcomes.withdrawn * 2 < window && outcomes.released * 2 <= window) return
-    outcomes.paused = outcomes.released > outcomes.withdrawn
-    outcomes.withdrawn = 0
-    outcomes.released = 0
   }
 }
