@@ -594,7 +594,8 @@ test.serial('mysql store: the INSERT of a message due on arrival is held insertH
   try {
     const now = Date.now()
     const [gone, kept] = [idInTable('7'), idInTable('8')].map((messageId) => makeMessage({ messageId, createdAtMs: now, nextDeliverAtMs: now }))
-    const delayed = makeMessage({ createdAtMs: now, nextDeliverAtMs: now + 60_000 })
+    // every message in a table of its own: the withdrawn one's table must see no INSERT at all
+    const delayed = makeMessage({ messageId: idInTable('9'), createdAtMs: now, nextDeliverAtMs: now + 60_000 })
     const table = store.layout.messageTableFor(gone.messageId).qualified
     const idsBefore = await autoIncrementOf(table)
     const started = performance.now()
