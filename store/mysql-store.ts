@@ -181,12 +181,13 @@ export class MysqlStore implements MessageStore {
   }
 
   delete(topic: string, messageId: string): Promise<boolean> {
+    const key = messageKey(topic, messageId)
     // delivered while its INSERT was still queued (deliverWhileSaving): neither is written
-    if (this.#writerFor(messageId).withdrawInsert(messageKey(topic, messageId))) {
+    if (this.#writerFor(messageId).withdrawInsert(key)) {
       this.#withdrawnInserts++
       return Promise.resolve(true)
     }
-    return this.#keyed(topic, messageId, this.#sql.delete, true)
+    return this.#keyed(topic, messageId, this.#sql.delete, true, key)
   }
 
   async moveToDeadLetter(topic: string, messageId: string, reason: string, atMs: number): Promise<boolean> {
@@ -226,8 +227,7 @@ export class MysqlStore implements MessageStore {
    * true when it matched a row. `byRowId`: the statement deletes the row and may find it by its
    * remembered id (row-ids.ts), which is forgotten with it.
    */
-  #keyed(topic: string, messageId: string, statements: KeyedStatement[], byRowId = false): Promise<boolean> {
-    const key = messageKey(topic, messageId)
+  #keyed(topic: string, messageId: string, statements: KeyedStatement[], byRowId = false, key = messageKey(topic, messageId)): Promise<boolean> {
     const rowId = byRowId ? this.#rowIds?.take(key) : undefined
     return this.#writerFor(messageId).runKeyed(statements[hashDigit(messageId)], key, { messageId, topic, rowId })
   }

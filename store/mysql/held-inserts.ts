@@ -32,7 +32,7 @@ export interface HeldInsert {
   heldAtMs: number
 }
 
-export interface HoldVerdicts {
+export interface VerdictRules {
   /** Outcomes (INSERTs of a topic held or watched) a verdict needs on one side, half a window, at least. */
   window: number
   /**
@@ -42,7 +42,7 @@ export interface HoldVerdicts {
   minMs: number
 }
 
-const defaultVerdicts: HoldVerdicts = { window: 32, minMs: 100 }
+const defaultRules: VerdictRules = { window: 32, minMs: 100 }
 
 interface TopicOutcomes {
   withdrawn: number
@@ -54,10 +54,10 @@ interface TopicOutcomes {
 
 /** Per topic, whether holding its INSERTs pays, from the outcomes of those held or watched. */
 class HoldingVerdicts {
-  readonly #rules: HoldVerdicts
+  readonly #rules: VerdictRules
   readonly #byTopic = new Map<string, TopicOutcomes>()
 
-  constructor(rules: HoldVerdicts) {
+  constructor(rules: VerdictRules) {
     this.#rules = rules
   }
 
@@ -101,11 +101,11 @@ export class HeldInserts {
   #timer: ReturnType<typeof setTimeout> | undefined
 
   /** `release` gets the inserts whose time is up, oldest first, and must queue them. */
-  constructor(holdMs: number, maxHeld: number, release: (inserts: HeldInsert[]) => void, verdicts = defaultVerdicts) {
+  constructor(holdMs: number, maxHeld: number, release: (inserts: HeldInsert[]) => void, rules = defaultRules) {
     this.#holdMs = holdMs
     this.#maxHeld = maxHeld
     this.#release = release
-    this.#verdicts = new HoldingVerdicts(verdicts)
+    this.#verdicts = new HoldingVerdicts(rules)
   }
 
   get size(): number {

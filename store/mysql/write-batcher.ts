@@ -101,7 +101,7 @@ export class WriteBatcher {
           resolve()
         }
       }
-      this.#batchFor('insert', key, row.length).addInsert(table, insert, row.length)
+      this.#queueInsert({ table, insert, bytes: row.length })
       this.#armFlush()
     })
   }
@@ -118,6 +118,7 @@ export class WriteBatcher {
    * Takes back `key`'s insert if no batch holding it has gone to the server yet and nothing else of
    * the key is queued after it, and settles the save as done: its message was delivered and is being
    * deleted (MysqlStore.delete), so neither the row nor its delete need be written. False otherwise.
+   * Every delete asks, so a watched INSERT's delete is timed here too (held-inserts.ts).
    */
   withdrawInsert(key: string): boolean {
     const held = this.#heldInserts.withdraw(key)
@@ -178,14 +179,18 @@ export class WriteBatcher {
 
   /** Queues released INSERTs. */
   #queueInserts(inserts: HeldInsert[]): void {
-    for (const { table, insert, bytes } of inserts) this.#batchFor('insert', insert.key, bytes).addInsert(table, insert, bytes)
+    for (const held of inserts) this.#queueInsert(held)
     this.#armFlush()
+  }
+
+  #queueInsert({ table, insert, bytes }: Pick<HeldInsert, 'table' | 'insert' | 'bytes'>): void {
+    this.#batchFor('insert', insert.key, bytes).addInsert(table, insert, bytes)
   }
 
   #batchFor(kind: 'insert' | 'statements' | 'keyed', key: string, bytes: number): Batch {
     // whatever comes after a held operation of its key must also run after it
     const heldInsert = this.#heldInserts.take(key)
-    if (heldInsert !== undefined) this.#batchFor('insert', key, heldInsert.bytes).addInsert(heldInsert.table, heldInsert.insert, heldInsert.bytes)
+    if (heldInsert !== undefined) this.#queueInsert(heldInsert)
     if (this.#held.holds(key)) this.#releaseHeld()
     let batch = this.#queue[this.#queue.length - 1]
     const full = batch !== undefined &&
