@@ -11,13 +11,15 @@ export async function moveToDeadLetter(broker: BrokerContext, m: StoredMessage, 
   broker.logger.warn({ topic: m.topic, messageId: m.messageId, failGroups: m.failGroups, reason }, 'message dead-lettered')
 }
 
-/** Every bound group has the message (or none is bound): remove it. */
-export function finishDelivered(broker: BrokerContext, ctx: DeliveryContext): Promise<void> | undefined {
+/**
+ * Every bound group has the message (or none is bound): remove it. Settles once the delete is
+ * written; what it resolves with means nothing (a then() to make it void was a promise more for
+ * every delivered message).
+ */
+export function finishDelivered(broker: BrokerContext, ctx: DeliveryContext): Promise<unknown> | undefined {
   const m = ctx.message
   if (ctx.fly) return undefined
   // delivered to every group now, whether or not the delete is written yet (a cancel waits for this round first)
   broker.markDelivered(m.topic, m.messageId)
-  return broker.store.delete(m.topic, m.messageId).then(ignore)
+  return broker.store.delete(m.topic, m.messageId)
 }
-
-const ignore = () => {}

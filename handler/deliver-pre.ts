@@ -21,6 +21,6 @@ export function createDeliverPreHandler(broker: BrokerContext): Handler<Delivery
   }
 }
 
-function stopAfter(work: Promise<void> | undefined): Stop | Promise<Stop> {
+function stopAfter(work: Promise<unknown> | undefined): Stop | Promise<Stop> {
   return work === undefined ? STOP : work.then(() => STOP)
 }

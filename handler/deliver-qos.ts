@@ -20,8 +20,12 @@ import { withItem, type BrokerContext, type DeliveryContext } from './context.ts
 const BUSY_RETRY_MS = 100
 const WARMING_RETRY_MS = 200
 
-/** The answer's status; an ack that does not decode is a failed attempt, retried like any other. */
-function ackStatus(answer: Frame): boolean {
+/**
+ * Whether the group took the message: the ack's status. No ack (timeout, closed connection,
+ * back-pressure) or one that does not decode is a failed attempt, retried like any other.
+ */
+function accepted(answer: Frame | Error): boolean {
+  if (answer instanceof Error) return false
   try {
     return deliverAckStatus(answer.body)
   } catch {
@@ -29,14 +33,10 @@ function ackStatus(answer: Frame): boolean {
   }
 }
 
-/** Timeout, closed connection, back-pressure: a failed attempt. */
-const failedAttempt = () => false
-
 function send(broker: BrokerContext, conn: Connection, m: StoredMessage): Promise<boolean> {
   // kept on the broker's own copy: a retry round copies the same bytes again
   const delivery = { header: (m.headerBytes ??= encodedHeader(m)), body: m.body }
-  return conn.requestMessage(m.cmdType, PreencodedMessageCodec, delivery, Cmd.DELIVER_ACK, broker.settings.deliveryTimeoutMs)
-    .then(ackStatus, failedAttempt)
+  return conn.requestMessageAs(m.cmdType, PreencodedMessageCodec, delivery, Cmd.DELIVER_ACK, broker.settings.deliveryTimeoutMs, accepted)
 }
 
 /**

@@ -19,7 +19,7 @@ export function createDeliverResultHandler(broker: BrokerContext): Handler<Deliv
 }
 
 /** `answers[i]` is the outcome of `ctx.sends[i]`. */
-function settle(broker: BrokerContext, ctx: DeliveryContext, answers: boolean[]): Promise<void> | undefined {
+function settle(broker: BrokerContext, ctx: DeliveryContext, answers: boolean[]): Promise<unknown> | undefined {
   const m = ctx.message
   for (let i = 0; i < ctx.sends.length; i++) {
     const group = ctx.sends[i].groupId
@@ -61,7 +61,7 @@ function settle(broker: BrokerContext, ctx: DeliveryContext, answers: boolean[])
  * Some groups' windows were full and nothing else calls for a later attempt: the message stays due
  * and waits, as its key, until there is room. Its row changes only when this round reached groups.
  */
-function parkUntilRoom(broker: BrokerContext, ctx: DeliveryContext): Promise<void> | undefined {
+function parkUntilRoom(broker: BrokerContext, ctx: DeliveryContext): Promise<unknown> | undefined {
   const m = ctx.message
   const park = () => broker.dueFlow.park({ topic: m.topic, messageId: m.messageId, nextDeliverAtMs: m.nextDeliverAtMs }, ctx.parked[0])
   if (ctx.succeeded.length > 0) return broker.store.updateDelivery(m.topic, m.messageId, m).then(park)

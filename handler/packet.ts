@@ -52,6 +52,6 @@ export function createPacketDispatcher(broker: BrokerContext) {
     }
     // every field present from the start, so all contexts share one shape
     const ctx: PublishContext = { conn, frame, session: undefined, header: undefined!, body: undefined!, receivedAtMs: 0, deliverAtMs: 0 }
-    void chain.run(ctx)
+    chain.run(ctx)
   }
 }

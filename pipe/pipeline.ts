@@ -8,7 +8,8 @@
 export const STOP: unique symbol = Symbol('pipeline.stop')
 export type Stop = typeof STOP
 
-export type HandlerResult = void | Stop | Promise<void | Stop>
+/** A promise may resolve with anything: only STOP means something (the chain ends). */
+export type HandlerResult = void | Stop | Promise<unknown>
 
 export interface Handler<C> {
   (ctx: C): HandlerResult
@@ -25,15 +26,19 @@ export interface Pipeline<C> {
   readonly name: string
   readonly stages: readonly string[]
   /**
-   * Runs the chain. Returns undefined when every handler completed synchronously, otherwise a
-   * promise that settles (never rejects) when the chain has finished or stopped.
+   * Runs the chain and calls `onEnd` once it has finished or stopped (a failed stage stops it,
+   * after the error route): synchronously when every handler completed synchronously. A callback,
+   * not a promise: a caller that goes on from the end would otherwise wrap the last stage's
+   * promise in one more, and the broker runs a chain for every message it takes and delivers.
    */
-  run(ctx: C): Promise<void> | undefined
+  run(ctx: C, onEnd?: () => void): void
 }
 
 function isPromise(value: unknown): value is Promise<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as Promise<unknown>).then === 'function'
 }
+
+const nothing = () => {}
 
 export function compilePipeline<C>(
   name: string,
@@ -44,29 +49,33 @@ export function compilePipeline<C>(
   const stages = handlers.map((h, i) => h.name || `${name}[${i}]`)
   const count = fns.length
 
-  function step(ctx: C, from: number): Promise<void> | undefined {
+  function step(ctx: C, from: number, onEnd: () => void): void {
     for (let i = from; i < count; i++) {
       let result: HandlerResult
       try {
         result = fns[i](ctx)
       } catch (err) {
         onError(err, ctx, stages[i])
-        return undefined
+        return onEnd()
       }
-      if (result === STOP) return undefined
+      if (result === STOP) return onEnd()
       if (isPromise(result)) {
-        return result.then(
-          (value) => (value === STOP ? undefined : step(ctx, i + 1)),
-          (err: unknown) => onError(err, ctx, stages[i]),
-        )
+        result.then((value) => {
+          if (value === STOP) onEnd()
+          else step(ctx, i + 1, onEnd)
+        }, (err: unknown) => {
+          onError(err, ctx, stages[i])
+          onEnd()
+        })
+        return
       }
     }
-    return undefined
+    onEnd()
   }
 
   return {
     name,
     stages,
-    run: (ctx: C) => step(ctx, 0),
+    run: (ctx: C, onEnd = nothing) => step(ctx, 0, onEnd),
   }
 }

@@ -64,8 +64,10 @@ export type FrameHandler = (frame: Frame, connection: Connection) => void
 
 interface Pending {
   readonly responseCmd: number
-  readonly resolve: (frame: Frame) => void
+  readonly resolve: (value: unknown) => void
   readonly reject: (err: Error) => void
+  /** requestMessageAs: what the promise resolves with, taken from the answer or the failure. */
+  readonly interpret: ((answer: Frame | Error) => unknown) | undefined
   /** performance.now() past which the request fails with TimeoutError. */
   readonly deadline: number
   readonly timeoutMs: number
@@ -202,6 +204,25 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.#awaitAnswer(opaque, responseCmd, timeoutMs)
   }
 
+  /**
+   * Like requestMessage, but the promise resolves with what `interpret` takes from the answer, or
+   * from the error that stands for a missing one (timeout, closed, back-pressure), and never
+   * rejects. One promise per request where requestMessage(...).then(interpret, interpret) makes
+   * two: the broker sends every delivery this way.
+   */
+  requestMessageAs<T, R>(
+    cmdType: number, codec: MessageCodec<T>, message: T, responseCmd: number, timeoutMs: number,
+    interpret: (answer: Frame | Error) => R,
+  ): Promise<R> {
+    const opaque = this.nextOpaque()
+    try {
+      this.sendMessage(opaque, cmdType, codec, message)
+    } catch (err) {
+      return Promise.resolve(interpret(err as Error))
+    }
+    return this.#awaitAnswer(opaque, responseCmd, timeoutMs, interpret)
+  }
+
   /** Resolves when nothing is held back by the stream (at once if it is not pushing back). */
   waitForDrain(): Promise<void> {
     if (!this.#waitingForDrain) return Promise.resolve()
@@ -260,7 +281,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       // the timeout timer stays armed: disarming whenever nothing is pending and arming again at the
       // next request made and dropped a timer per request at low load; an idle fire finds nothing
       this.#pending.delete(frame.opaque)
-      pending.resolve(frame)
+      answer(pending, frame)
       return
     }
     this.#onFrame(frame, this)
@@ -312,10 +333,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * Registers for the answer to a request already queued: no answer can arrive before this turn
    * ends, and a request that could not be queued then leaves nothing to undo.
    */
-  #awaitAnswer(opaque: number, responseCmd: number, timeoutMs: number): Promise<Frame> {
-    return new Promise<Frame>((resolve, reject) => {
+  #awaitAnswer<R = Frame>(opaque: number, responseCmd: number, timeoutMs: number, interpret?: (answer: Frame | Error) => R): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
       const deadline = performance.now() + timeoutMs
-      this.#pending.set(opaque, { responseCmd, resolve, reject, deadline, timeoutMs })
+      this.#pending.set(opaque, { responseCmd, resolve: resolve as (value: unknown) => void, reject, interpret, deadline, timeoutMs })
       if (deadline < this.#timeoutAt) this.#armTimeouts(deadline)
     })
   }
@@ -350,7 +371,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (expired.length > 1) expired.sort((x, y) => x[1].deadline - y[1].deadline)
     for (const [opaque, p] of expired) {
       this.#pending.delete(opaque)
-      p.reject(new TimeoutError(`${this.label}: no answer to request ${opaque} within ${p.timeoutMs} ms`))
+      answer(p, new TimeoutError(`${this.label}: no answer to request ${opaque} within ${p.timeoutMs} ms`))
     }
     if (earliest !== Infinity) this.#armTimeouts(earliest)
   }
@@ -370,7 +391,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const error = this.#closedError()
     const pending = [...this.#pending.values()]
     this.#pending.clear()
-    for (const p of pending) p.reject(error)
+    for (const p of pending) answer(p, error)
     this.emit('close', reason)
   }
+}
+
+/** Settles a request with its answer frame, or with the failure that stands for one. */
+function answer(pending: Pending, outcome: Frame | Error): void {
+  if (pending.interpret !== undefined) pending.resolve(pending.interpret(outcome))
+  else if (outcome instanceof Error) pending.reject(outcome)
+  else pending.resolve(outcome)
 }

@@ -10,7 +10,7 @@ import {
   cancelMessage, lookupMessage, redriveMessage, rescheduleMessage, type MessageView, type ScheduleOutcome,
 } from '../handler/message-ops.ts'
 import { compilePipeline, type Pipeline } from '../pipe/pipeline.ts'
-import type { BrokerContext, DeliveryContext, DeliveryTarget, HandlerSettings, TxCheckPolicy } from '../handler/context.ts'
+import { newDeliveryContext, type BrokerContext, type DeliveryContext, type DeliveryTarget, type HandlerSettings, type TxCheckPolicy } from '../handler/context.ts'
 import { createDeliverPreHandler } from '../handler/deliver-pre.ts'
 import { createDeliverQosHandler } from '../handler/deliver-qos.ts'
 import { createDeliverResultHandler } from '../handler/deliver-result.ts'
@@ -271,8 +271,12 @@ export class KiteQServer implements BrokerContext {
     const accepting = this.#tcp?.stopAccepting()
     this.#scheduler.stop()
     this.#duePump.stop()
-    const drainDeadline = new Promise((resolve) => setTimeout(resolve, this.settings.deliveryTimeoutMs + 1000).unref())
-    await Promise.race([Promise.allSettled(this.#inFlight.all()), drainDeadline])
+    // a timer that holds the process until the deadline (a work that never ends must not let it exit
+    // half-stopped), cleared as soon as every work has ended
+    let deadline: NodeJS.Timeout | undefined
+    const drainDeadline = new Promise((resolve) => (deadline = setTimeout(resolve, this.settings.deliveryTimeoutMs + 1000)))
+    await Promise.race([this.#inFlight.allEnded(), drainDeadline])
+    clearTimeout(deadline)
     this.#tcp?.closeAll()
     await accepting
     await this.store.stop()
@@ -320,10 +324,10 @@ export class KiteQServer implements BrokerContext {
   }
 
   deliver(message: StoredMessage, options?: { fly?: boolean }): void {
-    if (this.#inFlight.has(message.topic, message.messageId) || this.#stopping) return
-    // undefined: the delivery ended without waiting for anything (no route, say), nothing to track
-    const work = this.#runDelivery(message, options?.fly ?? false, true)
-    if (work !== undefined) this.#inFlight.set(message.topic, message.messageId, work)
+    const { topic, messageId } = message
+    if (this.#inFlight.has(topic, messageId) || this.#stopping) return
+    const work = this.#inFlight.begin(topic, messageId)
+    this.#runDelivery(message, options?.fly ?? false, () => this.#inFlight.end(topic, messageId, work))
   }
 
   schedule(entry: DueEntry): void {
@@ -339,36 +343,28 @@ export class KiteQServer implements BrokerContext {
   }
 
   async deliverySettled(topic: string, messageId: string): Promise<void> {
-    await this.#inFlight.get(topic, messageId)?.catch(() => {})
+    await this.#inFlight.ended(topic, messageId)
   }
 
   // ------------------------------------------------------------------------------- internals
 
   /**
-   * Delivery rounds of one message until no immediate retry is asked for. With `tracked`, its
-   * #inFlight entry is removed when the last round ends (a continuation, so always after deliver()
-   * has set it). With `dispatched`, the rounds are the due pump's: their sends take places in the
-   * group windows, and `dispatched` is called once the first sends are out. Plain promise chaining,
-   * no async function: this runs for every message.
+   * Delivery rounds of one message until no immediate retry is asked for; `onEnd` is called once
+   * the last round has ended. With `dispatched`, the rounds are the due pump's: their sends take
+   * places in the group windows, and `dispatched` is called once the first sends are out.
+   * Callbacks, not promises: this runs for every message, and each promise wrapped around a round
+   * was one more for each.
    */
-  #runDelivery(message: StoredMessage, fly: boolean, tracked: boolean, dispatched?: () => void): Promise<void> | undefined {
-    const ctx: DeliveryContext = {
-      message, fly, scheduled: dispatched !== undefined, routes: [], sends: [], succeeded: [], failed: [], parked: [],
-      windowPlaces: [], deferMs: Infinity, retryNow: false,
-    }
-    const round = this.#deliveryChain.run(ctx)
+  #runDelivery(message: StoredMessage, fly: boolean, onEnd: () => void, dispatched?: () => void): void {
+    const ctx = newDeliveryContext(message, fly, dispatched !== undefined)
+    this.#deliveryChain.run(ctx, () => {
+      // held through the store write too: a window bounds everything the group's deliveries keep in memory
+      for (const groupId of ctx.windowPlaces) this.#duePump.release(groupId)
+      if (ctx.retryNow && !this.#stopping) this.#runDelivery(ctx.message, ctx.fly, onEnd, dispatched)
+      else onEnd()
+    })
     // the sends are out: the due pump's slot is free while the answers are awaited
     if (dispatched !== undefined && ctx.sends.length > 0) dispatched()
-    if (round === undefined) return this.#afterRound(ctx, tracked, dispatched)
-    return round.then(() => this.#afterRound(ctx, tracked, dispatched))
-  }
-
-  #afterRound(ctx: DeliveryContext, tracked: boolean, dispatched: (() => void) | undefined): Promise<void> | undefined {
-    // held through the store write too: a window bounds everything the group's deliveries keep in memory
-    for (const groupId of ctx.windowPlaces) this.#duePump.release(groupId)
-    if (ctx.retryNow && !this.#stopping) return this.#runDelivery(ctx.message, ctx.fly, tracked, dispatched)
-    if (tracked) this.#inFlight.delete(ctx.message.topic, ctx.message.messageId)
-    return undefined
   }
 
   /** The due pump's start: the work of one fired entry, unless its message is being delivered already. */
@@ -376,27 +372,35 @@ export class KiteQServer implements BrokerContext {
     if (this.#stopping) return false
     const { topic, messageId } = entry
     if (this.#inFlight.has(topic, messageId)) return false
+    const work = this.#inFlight.begin(topic, messageId)
     const done = () => {
-      this.#inFlight.delete(topic, messageId)
+      this.#inFlight.end(topic, messageId, work)
       dispatched()
     }
-    const work = this.store.get(topic, messageId).then((m) => this.#actOnDue(m, dispatched)).then(done, (err: Error) => {
+    const failed = (err: Error) => {
       this.logger.error({ err: err.message, code: (err as KiteQError).code, messageId }, 'scheduled work failed')
       done()
-    })
-    this.#inFlight.set(topic, messageId, work)
+    }
+    this.store.get(topic, messageId).then((m) => {
+      try {
+        this.#actOnDue(m, dispatched, done, failed)
+      } catch (err) {
+        failed(err as Error)
+      }
+    }, failed)
     return true
   }
 
   /**
-   * A scheduler entry fired and its message was re-read (the entry may be stale): act on it.
-   * Promise chains, no async function: a burst of fired messages runs through here.
+   * A scheduler entry fired and its message was re-read (the entry may be stale): act on it, and
+   * call `done` (or `failed`) once that has ended. Callbacks and promise chains, no async function:
+   * a burst of fired messages runs through here.
    */
-  #actOnDue(message: StoredMessage | undefined, dispatched: () => void): Promise<void> | undefined {
-    if (message === undefined || message.nextDeliverAtMs > this.clock.now()) return undefined
-    if (!message.commit) return checkBackTransaction(this, message)
-    if (this.#fellDueWhileDown(message)) return this.#deadLetterOverdue(message)
-    return this.#runDelivery(message, false, false, dispatched)
+  #actOnDue(message: StoredMessage | undefined, dispatched: () => void, done: () => void, failed: (err: Error) => void): void {
+    if (message === undefined || message.nextDeliverAtMs > this.clock.now()) done()
+    else if (!message.commit) checkBackTransaction(this, message).then(done, failed)
+    else if (this.#fellDueWhileDown(message)) this.#deadLetterOverdue(message).then(done, failed)
+    else this.#runDelivery(message, false, done, dispatched)
   }
 
   #fellDueWhileDown(m: StoredMessage): boolean {

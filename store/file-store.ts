@@ -122,6 +122,24 @@ interface ColdVerdicts {
 const locationKey = (segment: number, offset: number) => `${segment}:${offset}`
 const done = () => true
 
+/** A hot message's SAVE record (decoded) with the index's changes on top: the message as it stands. */
+function withState(m: StoredMessage, topic: string, id: string, s: MessageState): StoredMessage {
+  if (m.topic !== topic || m.messageId !== id) throw new StoreError(`file store: index points ${topic}/${id} at ${m.topic}/${m.messageId}`)
+  m.commit = s.commit
+  m.nextDeliverAtMs = s.nextDeliverAtMs
+  m.deliverCount = s.deliverCount
+  m.txCheckCount = s.txCheckCount
+  m.succGroups = [...s.succGroups]
+  m.failGroups = [...s.failGroups]
+  if (s.deliverAtMs !== undefined) m.deliverAtMs = s.deliverAtMs
+  if (s.expiredTime !== undefined) {
+    m.expiredTime = s.expiredTime
+    m.header = { ...headerOf(m), expiredTime: s.expiredTime }
+    m.headerBytes = undefined
+  }
+  return m
+}
+
 /** A SAVE record read back, decoded; `topic` and `messageId` name it in errors. */
 function decodeSaveRecord({ buf, frame }: ReadRecord, topic: string, messageId: string): StoredMessage {
   try {
@@ -560,53 +578,31 @@ export class FileStore implements MessageStore {
 
   /** The SAVE record at (segment, offset), as stored; `topic` and `messageId` name it in errors. */
   #readSave(segment: number, offset: number, topic: string, messageId: string): Promise<StoredMessage> {
-    let read: Promise<ReadRecord>
     try {
-      read = this.#open().log.read(segment, offset)
+      return this.#open().log.read(segment, offset, (record) => decodeSaveRecord(record, topic, messageId))
     } catch (err) {
       return Promise.reject(err)
     }
-    return read.then((record) => decodeSaveRecord(record, topic, messageId))
   }
 
   /**
    * The hot message in `slot` as it stands now: its SAVE record with the index's changes on top.
-   * One promise chained on the log's read, not an async function: every fired delayed message and
-   * retry comes here. `messageId`: the slot's id when the caller has it (found by it), else taken
+   * One promise, the log's read, decoding in its continuation; no async function: every fired
+   * delayed message and retry comes here. `messageId`: the slot's id when the caller has it (found by it), else taken
    * from the index.
    */
   #read(slot: number, messageId?: string): Promise<StoredMessage> {
-    let state: StoreState
-    let read: Promise<ReadRecord>
     try {
-      const opened = this.#open()
-      state = opened.state
-      read = opened.log.read(state.index.saveSegment(slot), state.index.saveOffset(slot))
+      const { state, log } = this.#open()
+      const index = state.index
+      const topic = index.topicOf(slot)
+      const id = messageId ?? index.messageIdOf(slot)
+      // taken before the read: the slot may be reused by another message while it is under way
+      const s = state.stateOf(slot)
+      return log.read(index.saveSegment(slot), index.saveOffset(slot), (record) => withState(decodeSaveRecord(record, topic, id), topic, id, s))
     } catch (err) {
       return Promise.reject(err)
     }
-    const index = state.index
-    const topic = index.topicOf(slot)
-    const id = messageId ?? index.messageIdOf(slot)
-    // taken before the read: the slot may be reused by another message while it is under way
-    const s = state.stateOf(slot)
-    return read.then((record) => {
-      const m = decodeSaveRecord(record, topic, id)
-      if (m.topic !== topic || m.messageId !== id) throw new StoreError(`file store: index points ${topic}/${id} at ${m.topic}/${m.messageId}`)
-      m.commit = s.commit
-      m.nextDeliverAtMs = s.nextDeliverAtMs
-      m.deliverCount = s.deliverCount
-      m.txCheckCount = s.txCheckCount
-      m.succGroups = [...s.succGroups]
-      m.failGroups = [...s.failGroups]
-      if (s.deliverAtMs !== undefined) m.deliverAtMs = s.deliverAtMs
-      if (s.expiredTime !== undefined) {
-        m.expiredTime = s.expiredTime
-        m.header = { ...headerOf(m), expiredTime: s.expiredTime }
-        m.headerBytes = undefined
-      }
-      return m
-    })
   }
 
   /**

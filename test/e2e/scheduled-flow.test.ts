@@ -83,11 +83,13 @@ test('a delivery target (the Kafka bridge) that stops answering gets its window 
   const okTopic = randomName('ok')
   const handed: StoredMessage[] = []
   const answers: ((ok: boolean) => void)[] = []
+  let stuck = true
   const stuckTarget = {
     busyForMs: () => 0,
     deliver: (m: StoredMessage) => {
       handed.push(m)
-      return new Promise<boolean>((resolve) => answers.push(resolve))
+      // once it is no longer stuck, it refuses at once (the retries of what it was handed too)
+      return stuck ? new Promise<boolean>((resolve) => answers.push(resolve)) : Promise.resolve(false)
     },
   }
   const broker = await startBroker({
@@ -98,6 +100,7 @@ test('a delivery target (the Kafka bridge) that stops answering gets its window 
   await ok.waitFor(20, 3_000)
   t.is(handed.length, 4, 'the target was handed exactly its window')
   t.true(broker.server.dueFlow.backlog >= 16, 'the rest of its topic waits in the pump')
+  stuck = false
   for (const answer of answers) answer(false) // as the bridge's own timeout would
   await Promise.all([ok.client.close(), producer.close()])
   await broker.server.stop()

@@ -29,8 +29,8 @@ test('reader thread dies: its reads and every later one are done on the event lo
   const alive = setInterval(() => {}, 1000)
   t.teardown(() => clearInterval(alive))
   // the first batch reaches the dying thread; those reads fall back, later ones never go there
-  const first = await Promise.all(placed.slice(0, 10).map((p) => log.read(p.segment, p.offset)))
-  const later = await Promise.all(placed.slice(10).map((p) => log.read(p.segment, p.offset)))
+  const first = await Promise.all(placed.slice(0, 10).map((p) => log.read(p.segment, p.offset, (record) => record)))
+  const later = await Promise.all(placed.slice(10).map((p) => log.read(p.segment, p.offset, (record) => record)))
   for (const [i, { buf, frame }] of [...first, ...later].entries()) {
     t.true(buf.subarray(0, frame.end).equals(records[i]), `record ${i} read whole`)
   }
