@@ -141,6 +141,29 @@ test('closing a connection fails every pending request with connection-closed', 
   } as never)
 })
 
+test('requestMessageAs: the answer, a timeout, a closed connection and back-pressure all go through interpret; it never rejects', async (t) => {
+  const [a, b] = duplexPair()
+  const client = new Connection(a, { maxQueuedBytes: 1024 })
+  const peer = new Connection(b)
+  // the peer answers version 1 with version 2 and leaves every other request unanswered
+  peer.setFrameHandler((f) => {
+    const { version } = HeartBeatCodec.decode(f.body)
+    if (version === 1) peer.sendMessage(f.opaque, Cmd.HEARTBEAT, HeartBeatCodec, { version: 2 })
+  })
+  const interpret = (answer: Frame | Error) => (answer instanceof Error ? `failed: ${(answer as { code?: string }).code}` : `answer v${HeartBeatCodec.decode(answer.body).version}`)
+  const ask = (version: number, timeoutMs: number) => client.requestMessageAs(Cmd.HEARTBEAT, HeartBeatCodec, { version }, Cmd.HEARTBEAT, timeoutMs, interpret)
+  t.is(await ask(1, 5_000), 'answer v2')
+  t.is(await ask(3, 20), `failed: ${ErrorCodes.TIMEOUT}`)
+  const tooBig = client.requestMessageAs(Cmd.BYTES_MESSAGE, RawBody, Buffer.alloc(4096), Cmd.HEARTBEAT, 5_000, interpret)
+  t.is(await tooBig, `failed: ${ErrorCodes.BACKPRESSURE}`)
+  const unanswered = ask(4, 60_000)
+  await new Promise((r) => setImmediate(r))
+  client.close()
+  t.is(await unanswered, `failed: ${ErrorCodes.CONNECTION_CLOSED}`)
+  t.is(await ask(5, 5_000), `failed: ${ErrorCodes.CONNECTION_CLOSED}`)
+  t.is(client.pendingRequests, 0)
+})
+
 test('a peer request reusing our pending opaque is routed as a request, not taken as the answer', async (t) => {
   const [a, b] = duplexPair()
   const client = new Connection(a)
