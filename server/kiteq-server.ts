@@ -10,7 +10,9 @@ import {
   cancelMessage, lookupMessage, redriveMessage, rescheduleMessage, type MessageView, type ScheduleOutcome,
 } from '../handler/message-ops.ts'
 import { compilePipeline, type Pipeline } from '../pipe/pipeline.ts'
-import { newDeliveryContext, type BrokerContext, type DeliveryContext, type DeliveryTarget, type HandlerSettings, type TxCheckPolicy } from '../handler/context.ts'
+import {
+  newDeliveryContext, type BrokerContext, type DeliveryContext, type DeliveryTarget, type HandlerSettings, type TxCheckPolicy,
+} from '../handler/context.ts'
 import { createDeliverPreHandler } from '../handler/deliver-pre.ts'
 import { createDeliverQosHandler } from '../handler/deliver-qos.ts'
 import { createDeliverResultHandler } from '../handler/deliver-result.ts'

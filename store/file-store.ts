@@ -588,8 +588,8 @@ export class FileStore implements MessageStore {
   /**
    * The hot message in `slot` as it stands now: its SAVE record with the index's changes on top.
    * One promise, the log's read, decoding in its continuation; no async function: every fired
-   * delayed message and retry comes here. `messageId`: the slot's id when the caller has it (found by it), else taken
-   * from the index.
+   * delayed message and retry comes here. `messageId`: the slot's id when the caller has it (found
+   * by it), else taken from the index.
    */
   #read(slot: number, messageId?: string): Promise<StoredMessage> {
     try {
