@@ -195,13 +195,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   requestMessage<T>(
     cmdType: number, codec: MessageCodec<T>, message: T, responseCmd: number, timeoutMs = this.#requestTimeoutMs,
   ): Promise<Frame> {
-    const opaque = this.nextOpaque()
-    try {
-      this.sendMessage(opaque, cmdType, codec, message)
-    } catch (err) {
-      return Promise.reject(err)
-    }
-    return this.#awaitAnswer(opaque, responseCmd, timeoutMs)
+    return this.#requestMessage<T, Frame>(cmdType, codec, message, responseCmd, timeoutMs, undefined)
   }
 
   /**
@@ -214,11 +208,20 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     cmdType: number, codec: MessageCodec<T>, message: T, responseCmd: number, timeoutMs: number,
     interpret: (answer: Frame | Error) => R,
   ): Promise<R> {
+    return this.#requestMessage(cmdType, codec, message, responseCmd, timeoutMs, interpret)
+  }
+
+  /** requestMessage, or requestMessageAs with `interpret`. */
+  #requestMessage<T, R>(
+    cmdType: number, codec: MessageCodec<T>, message: T, responseCmd: number, timeoutMs: number,
+    interpret: ((answer: Frame | Error) => R) | undefined,
+  ): Promise<R> {
     const opaque = this.nextOpaque()
     try {
       this.sendMessage(opaque, cmdType, codec, message)
     } catch (err) {
-      return Promise.resolve(interpret(err as Error))
+      // never sent (closed, back-pressure): settled as an unanswered request would be
+      return interpret === undefined ? Promise.reject(err) : Promise.resolve(interpret(err as Error))
     }
     return this.#awaitAnswer(opaque, responseCmd, timeoutMs, interpret)
   }
