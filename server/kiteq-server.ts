@@ -383,7 +383,7 @@ export class KiteQServer implements BrokerContext {
       this.logger.error({ err: err.message, code: (err as KiteQError).code, messageId }, 'scheduled work failed')
       done()
     }
-    this.store.get(topic, messageId).then((m) => {
+    this.store.get(topic, messageId, entry.ref).then((m) => {
       try {
         this.#actOnDue(m, dispatched, done, failed)
       } catch (err) {

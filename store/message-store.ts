@@ -84,6 +84,11 @@ export interface DueEntry {
   topic: string
   messageId: string
   nextDeliverAtMs: number
+  /**
+   * Set by the store that listed this entry (dueBetween): where it keeps the message, for get() to
+   * check instead of looking the id up again. Only that store understands it.
+   */
+  ref?: number
 }
 
 export interface DeadLetter {
@@ -151,7 +156,8 @@ export interface MessageStore {
    * at-least-once allows. Absent: never.
    */
   deliverWhileSaving?(message: StoredMessage): boolean
-  get(topic: string, messageId: string): Promise<StoredMessage | undefined>
+  /** `ref`: a DueEntry's, when the message is fetched because its entry fell due (see DueEntry.ref). */
+  get(topic: string, messageId: string, ref?: number): Promise<StoredMessage | undefined>
   /**
    * Marks an uncommitted message committed; false when there is no such live uncommitted message,
    * an already committed one included, so of two commits of one message exactly one answers true.

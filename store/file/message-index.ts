@@ -228,6 +228,16 @@ export class MessageIndex {
     this.#size--
   }
 
+  /**
+   * Whether `slot` is a live hot slot of `topic` with a hex id: it may still hold a message it was
+   * remembered for (it may have been freed and reused since). Looks at the slot's own record only,
+   * which reading the message needs anyway; the id is left to be checked against what is read.
+   */
+  mayHold(slot: number, topic: string): boolean {
+    if (!(slot >= 0 && slot < this.#slotCount)) return false
+    return (this.#flagsOf(slot) & (USED | COLD | TEXT_ID | DEAD)) === USED && this.#topicAt(slot) === this.#topicIds.get(topic)
+  }
+
   isUsed(slot: number): boolean {
     return (this.#flagsOf(slot) & USED) !== 0
   }

@@ -154,13 +154,13 @@ class ThreadRead<T> implements ReadWaiter {
   readonly #segment: Segment
   readonly #offset: number
   readonly #afterThreadFailed: (segment: Segment, offset: number, err: Error) => ReadRecord
-  readonly #take: (record: ReadRecord) => T
-  readonly #done: (value: T) => void
+  readonly #take: (record: ReadRecord) => T | PromiseLike<T>
+  readonly #done: (value: T | PromiseLike<T>) => void
   readonly #failed: (err: Error) => void
 
   constructor(
     segment: Segment, offset: number, afterThreadFailed: (segment: Segment, offset: number, err: Error) => ReadRecord,
-    take: (record: ReadRecord) => T, done: (value: T) => void, failed: (err: Error) => void,
+    take: (record: ReadRecord) => T | PromiseLike<T>, done: (value: T | PromiseLike<T>) => void, failed: (err: Error) => void,
   ) {
     this.#segment = segment
     this.#offset = offset
@@ -172,7 +172,7 @@ class ThreadRead<T> implements ReadWaiter {
 
   resolve(buf: Buffer): void {
     readEnded(this.#segment)
-    let value: T
+    let value: T | PromiseLike<T>
     try {
       // the thread checked the CRC (3 % of the event loop's time draining a burst, done here)
       value = this.#take(checked(this.#segment, this.#offset, buf, buf.length, true))
@@ -184,7 +184,7 @@ class ThreadRead<T> implements ReadWaiter {
   }
 
   reject(err: Error): void {
-    let value: T
+    let value: T | PromiseLike<T>
     try {
       value = this.#take(this.#afterThreadFailed(this.#segment, this.#offset, err))
     } catch (again) {
@@ -299,16 +299,16 @@ export class SegmentLog {
 
   /**
    * Reads and checks the record at (segment, offset) and resolves with what `take` makes of it
-   * (a throw in `take` rejects): the caller's decoding runs in the read's own continuation, where
-   * a then() on the read would be one more promise for every fired message. A record in the newest `syncReadBytes` of
-   * the log (counted in whole segments) was written lately, so it is in the page cache: it is read
-   * with a synchronous pread, ~1.5 µs against 7–12 µs of CPU for one through the libuv thread pool
-   * (measured on this 2-core machine), on the reader thread in batches (`readThread`, the default)
-   * or else on the event loop. Fired delayed messages and retries mostly read from there, up to
-   * hundreds of thousands a second. Older records go through the libuv pool, so that a read from
-   * the disk itself never holds the event loop.
+   * (a throw in `take` rejects; a promise it returns is followed): the caller's decoding runs in the
+   * read's own continuation, where a then() on the read would be one more promise for every fired
+   * message. A record in the newest `syncReadBytes` of the log (counted in whole segments) was
+   * written lately, so it is in the page cache: it is read with a synchronous pread, ~1.5 µs against
+   * 7–12 µs of CPU for one through the libuv thread pool (measured on this 2-core machine), on the
+   * reader thread in batches (`readThread`, the default) or else on the event loop. Fired delayed
+   * messages and retries mostly read from there, up to hundreds of thousands a second. Older records
+   * go through the libuv pool, so that a read from the disk itself never holds the event loop.
    */
-  read<T>(segmentId: number, offset: number, take: (record: ReadRecord) => T): Promise<T> {
+  read<T>(segmentId: number, offset: number, take: (record: ReadRecord) => T | PromiseLike<T>): Promise<T> {
     const segment = this.#segments.get(segmentId)
     if (segment === undefined) return Promise.reject(new StoreError(`file store: segment ${segmentId} is gone`))
     if (segment.fd === undefined || segment.writtenEnd <= offset || segment.id <= this.#active.id - this.#syncReadSegments) {
@@ -333,7 +333,7 @@ export class SegmentLog {
     return checked(segment, offset, buf, buf.length)
   }
 
-  #readOnThread<T>(segment: Segment, offset: number, take: (record: ReadRecord) => T): Promise<T> {
+  #readOnThread<T>(segment: Segment, offset: number, take: (record: ReadRecord) => T | PromiseLike<T>): Promise<T> {
     const reader = (this.#reader ??= new ReadWorker((err) => this.#readerFailed(err), this.#options.readThreadEntry))
     segment.reads++
     return new Promise((resolve, reject) => {

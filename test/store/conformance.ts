@@ -6,7 +6,7 @@
 import type { ExecutionContext, TestFn } from 'ava'
 import { randomBytes } from 'node:crypto'
 import { encodeHeader, type Header } from '../../protocol/header.ts'
-import { headerOf, type MessageStore, type StoredMessage } from '../../store/message-store.ts'
+import { headerOf, type DueEntry, type MessageStore, type StoredMessage } from '../../store/message-store.ts'
 
 export interface ConformanceOptions {
   name: string
@@ -50,10 +50,14 @@ export function makeMessage(overrides: Partial<StoredMessage> = {}): StoredMessa
  * it holds (StoredMessage.headerBytes), which must then be exactly its header's encoding, and are
  * left out of the comparison. Walks messages, { message } wrappers and arrays of them.
  */
+/** Due entries without the `ref` a store may add (it means something to that store only). */
+export const dueKeys = (entries: DueEntry[]): DueEntry[] => entries.map(({ ref: _ref, ...key }) => key)
+
 export function comparable<T>(t: ExecutionContext, value: T): T {
   if (Array.isArray(value)) return value.map((v) => comparable(t, v)) as T
   if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return value
   const v = value as Record<string, unknown>
+  if ('ref' in v) return dueKeys([v as unknown as DueEntry])[0] as T
   if ('message' in v) return { ...v, message: comparable(t, v.message) } as T
   if (!('headerBytes' in v)) return value
   // a store handing back its header bytes may leave the header to be decoded on first use
@@ -159,7 +163,7 @@ export function storeConformance(test: TestFn, options: ConformanceOptions): voi
       .filter((m) => m.nextDeliverAtMs >= 10 && m.nextDeliverAtMs < 90)
       .map((m) => ({ topic: m.topic, messageId: m.messageId, nextDeliverAtMs: m.nextDeliverAtMs }))
       .sort((a, b) => a.nextDeliverAtMs - b.nextDeliverAtMs || (a.messageId < b.messageId ? -1 : 1))
-    t.deepEqual(await store.dueBetween(10, 90, 100), expected)
+    t.deepEqual(dueKeys(await store.dueBetween(10, 90, 100)), expected)
     const pages = []
     let after
     for (;;) {
@@ -168,7 +172,7 @@ export function storeConformance(test: TestFn, options: ConformanceOptions): voi
       if (page.length < 2) break
       after = page[page.length - 1]
     }
-    t.deepEqual(pages, expected, 'paging with the cursor visits each entry once, in order')
+    t.deepEqual(dueKeys(pages), expected, 'paging with the cursor visits each entry once, in order')
     t.is((await store.dueBetween(-Infinity, Infinity, 100)).length, times.length)
     await store.stop()
   })
@@ -182,9 +186,9 @@ export function storeConformance(test: TestFn, options: ConformanceOptions): voi
       .map((m) => ({ topic: m.topic, messageId: m.messageId, nextDeliverAtMs: m.nextDeliverAtMs }))
       .sort((a, b) => a.nextDeliverAtMs - b.nextDeliverAtMs || (a.messageId < b.messageId ? -1 : 1))
     t.is(expected.length, 3)
-    t.deepEqual(await store.dueBetween(0, 60, 100, undefined, 'beta'), expected)
-    t.deepEqual(await store.dueBetween(0, 60, 1, undefined, 'beta'), expected.slice(0, 1), 'the limit counts this topic only')
-    t.deepEqual(await store.dueBetween(0, 60, 100, expected[0], 'beta'), expected.slice(1))
+    t.deepEqual(dueKeys(await store.dueBetween(0, 60, 100, undefined, 'beta')), expected)
+    t.deepEqual(dueKeys(await store.dueBetween(0, 60, 1, undefined, 'beta')), expected.slice(0, 1), 'the limit counts this topic only')
+    t.deepEqual(dueKeys(await store.dueBetween(0, 60, 100, expected[0], 'beta')), expected.slice(1))
     t.deepEqual(await store.dueBetween(0, 100, 100, undefined, 'gamma'), [], 'a topic never stored')
     await store.stop()
   })
