@@ -348,6 +348,10 @@ async function randomAgainstMemory(t: ExecutionContext, seed: number, timeBaseMs
   const ids: { topic: string; messageId: string }[] = []
   const topics = ['a', 'b', 'c']
   const time = () => timeBaseMs + random.int(0, 100_000)
+  // slots the file store named in due entries (DueEntry.ref), by id and all: get() is also asked
+  // with a message's own earlier ref (its slot may have been freed and reused since) or another's
+  const refOf = new Map<string, number>()
+  const refs: number[] = []
   for (let step = 0; step < 1500; step++) {
     const roll = random.next()
     const target = ids.length > 0 ? random.pick(ids) : undefined
@@ -370,11 +374,21 @@ async function randomAgainstMemory(t: ExecutionContext, seed: number, timeBaseMs
       // every random draw happens out here: the operation runs once per store
       const atMs = time()
       await both((s) => (roll < 0.75 ? s.reschedule(target.topic, target.messageId, atMs) : s.redriveDeadLetter(target.topic, target.messageId, atMs)))
-    } else if (roll < 0.87) await both((s) => s.get(target.topic, target.messageId))
+    } else if (roll < 0.87) {
+      const pick = random.next()
+      const ref = pick < 0.4 ? refOf.get(target.messageId) : pick < 0.7 && refs.length > 0 ? random.pick(refs) : undefined
+      await both((s) => s.get(target.topic, target.messageId, ref))
+    }
     else if (roll < 0.9) await both((s) => s.findById(target.messageId))
     else if (roll < 0.97) {
       const [from, width, limit] = [time(), random.int(0, 30_000), random.int(1, 20)]
-      await both((s) => s.dueBetween(from, from + width, limit))
+      const listed = await file.dueBetween(from, from + width, limit)
+      t.deepEqual(dueKeys(listed), await memory.dueBetween(from, from + width, limit), `step ${step}`)
+      for (const entry of listed) {
+        if (entry.ref === undefined) continue
+        refOf.set(entry.messageId, entry.ref)
+        refs.push(entry.ref)
+      }
     } else {
       file = await reopen(file, { segmentBytes: 8192, ...options })
     }
