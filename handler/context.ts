@@ -117,10 +117,10 @@ export function withItem<T>(list: T[], item: T): T[] {
  */
 const NONE = Object.freeze([]) as never[]
 
-/** A delivery round of `message` with nothing done yet. */
-export function newDeliveryContext(message: StoredMessage, fly: boolean, scheduled: boolean): DeliveryContext {
+/** A delivery round of `message`, beginning at `nowMs`, with nothing done yet. */
+export function newDeliveryContext(message: StoredMessage, fly: boolean, scheduled: boolean, nowMs: number): DeliveryContext {
   return {
-    message, fly, scheduled, routes: NONE, sends: NONE, succeeded: NONE, failed: NONE, parked: NONE, windowPlaces: NONE,
+    message, fly, scheduled, nowMs, routes: NONE, sends: NONE, succeeded: NONE, failed: NONE, parked: NONE, windowPlaces: NONE,
     deferMs: Infinity, retryNow: false,
   }
 }
@@ -132,6 +132,11 @@ export interface DeliveryContext {
   readonly fly: boolean
   /** Fired by the scheduler (a delayed message, a retry): its sends go through the group windows. */
   readonly scheduled: boolean
+  /**
+   * When the round began: its stages up to the sends run in one go, so they share one reading of
+   * the clock (Date.now() costs ~0.1 µs here, and a burst runs 100 000 rounds a second).
+   */
+  readonly nowMs: number
   /** Groups still to reach this round (set by deliver-pre). */
   routes: readonly import('../binding/exchanger.ts').GroupRoute[]
   /** Answers awaited, one per group sent to (set by deliver-qos). */

@@ -11,7 +11,7 @@ export function createDeliverPreHandler(broker: BrokerContext): Handler<Delivery
   return function deliverPre(ctx) {
     const m = ctx.message
     if (!ctx.fly) {
-      const nowSec = Math.floor(broker.clock.now() / 1000)
+      const nowSec = Math.floor(ctx.nowMs / 1000)
       if (m.expiredTime <= nowSec) return stopAfter(moveToDeadLetter(broker, m, `expired after ${m.deliverCount} delivery attempts`))
       if (m.deliverCount >= m.deliverLimit) return stopAfter(moveToDeadLetter(broker, m, `deliverLimit ${m.deliverLimit} reached`))
     }

@@ -63,7 +63,7 @@ function admitSend(
 export function createDeliverQosHandler(broker: BrokerContext): Handler<DeliveryContext> {
   return function deliverQos(ctx) {
     const m = ctx.message
-    const now = broker.clock.now()
+    const now = ctx.nowMs
     for (const route of ctx.routes) {
       const target = broker.targetFor(route.groupId)
       if (target !== undefined) {

@@ -21,12 +21,14 @@ export function createDeliverResultHandler(broker: BrokerContext): Handler<Deliv
 /** `answers[i]` is the outcome of `ctx.sends[i]`. */
 function settle(broker: BrokerContext, ctx: DeliveryContext, answers: boolean[]): Promise<unknown> | undefined {
   const m = ctx.message
+  // every answer is in: one reading of the clock serves the round's outcome
+  const now = broker.clock.now()
   for (let i = 0; i < ctx.sends.length; i++) {
     const group = ctx.sends[i].groupId
     if (answers[i]) {
       ctx.succeeded = withItem(ctx.succeeded, group)
       broker.stats.groupOutcome(m.topic, group, 'delivered')
-      broker.stats.observeDelivered(m.topic, group, m, broker.clock.now())
+      broker.stats.observeDelivered(m.topic, group, m, now)
     } else {
       ctx.failed = withItem(ctx.failed, group)
       broker.stats.groupOutcome(m.topic, group, 'failed')
@@ -38,7 +40,6 @@ function settle(broker: BrokerContext, ctx: DeliveryContext, answers: boolean[])
   if (ctx.succeeded.length > 0) m.succGroups = m.succGroups.length === 0 ? ctx.succeeded : [...m.succGroups, ...ctx.succeeded]
   m.failGroups = ctx.failed
   if (ctx.failed.length === 0 && ctx.deferMs === Infinity) return ctx.parked.length === 0 ? finishDelivered(broker, ctx) : parkUntilRoom(broker, ctx)
-  const now = broker.clock.now()
   if (m.expiredTime <= Math.floor(now / 1000)) return moveToDeadLetter(broker, m, `expired after ${m.deliverCount} delivery attempts`)
   let nextMs = ctx.deferMs === Infinity ? Infinity : now + ctx.deferMs
   if (ctx.failed.length > 0) {

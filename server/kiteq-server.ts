@@ -329,7 +329,7 @@ export class KiteQServer implements BrokerContext {
     const { topic, messageId } = message
     if (this.#inFlight.has(topic, messageId) || this.#stopping) return
     const work = this.#inFlight.begin(topic, messageId)
-    this.#runDelivery(message, options?.fly ?? false, () => this.#inFlight.end(topic, messageId, work))
+    this.#runDelivery(message, options?.fly ?? false, this.clock.now(), () => this.#inFlight.end(topic, messageId, work))
   }
 
   schedule(entry: DueEntry): void {
@@ -351,18 +351,19 @@ export class KiteQServer implements BrokerContext {
   // ------------------------------------------------------------------------------- internals
 
   /**
-   * Delivery rounds of one message until no immediate retry is asked for; `onEnd` is called once
+   * Delivery rounds of one message, the first beginning at `nowMs`, until no immediate retry is
+   * asked for; `onEnd` is called once
    * the last round has ended. With `dispatched`, the rounds are the due pump's: their sends take
    * places in the group windows, and `dispatched` is called once the first sends are out.
    * Callbacks, not promises: this runs for every message, and each promise wrapped around a round
    * was one more for each.
    */
-  #runDelivery(message: StoredMessage, fly: boolean, onEnd: () => void, dispatched?: () => void): void {
-    const ctx = newDeliveryContext(message, fly, dispatched !== undefined)
+  #runDelivery(message: StoredMessage, fly: boolean, nowMs: number, onEnd: () => void, dispatched?: () => void): void {
+    const ctx = newDeliveryContext(message, fly, dispatched !== undefined, nowMs)
     this.#deliveryChain.run(ctx, () => {
       // held through the store write too: a window bounds everything the group's deliveries keep in memory
       for (const groupId of ctx.windowPlaces) this.#duePump.release(groupId)
-      if (ctx.retryNow && !this.#stopping) this.#runDelivery(ctx.message, ctx.fly, onEnd, dispatched)
+      if (ctx.retryNow && !this.#stopping) this.#runDelivery(ctx.message, ctx.fly, this.clock.now(), onEnd, dispatched)
       else onEnd()
     })
     // the sends are out: the due pump's slot is free while the answers are awaited
@@ -399,10 +400,11 @@ export class KiteQServer implements BrokerContext {
    * a burst of fired messages runs through here.
    */
   #actOnDue(message: StoredMessage | undefined, dispatched: () => void, done: () => void, failed: (err: Error) => void): void {
-    if (message === undefined || message.nextDeliverAtMs > this.clock.now()) done()
+    const now = this.clock.now()
+    if (message === undefined || message.nextDeliverAtMs > now) done()
     else if (!message.commit) checkBackTransaction(this, message).then(done, failed)
     else if (this.#fellDueWhileDown(message)) this.#deadLetterOverdue(message).then(done, failed)
-    else this.#runDelivery(message, false, done, dispatched)
+    else this.#runDelivery(message, false, now, done, dispatched)
   }
 
   #fellDueWhileDown(m: StoredMessage): boolean {
