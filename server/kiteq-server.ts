@@ -68,7 +68,7 @@ export interface KiteQServerOptions {
   dueGroupWindow?: number
   /** Fired entries a topic keeps in memory at most; the rest are re-read from the store (server/due-pump.ts). */
   dueTopicQueue?: number
-  /** How many fully delivered message ids are remembered to answer "already delivered" (20 B each). */
+  /** How many fully delivered message ids are remembered at least, to answer "already delivered" (~40 B each). */
   deliveredMemory?: number
   scheduler?: Partial<Pick<SchedulerOptions, 'windowMs' | 'loadIntervalMs' | 'pageSize' | 'maxInMemory'>>
   connection?: ConnectionOptions
