@@ -97,6 +97,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #timeoutAt = Infinity
   #flushScheduled = false
   #waitingForDrain = false
+  /** The wait of the current back-pressure episode, shared by every waitForDrain(). */
+  #drainWait: Promise<void> | undefined
   #nextOpaque = 1
   #closed = false
   #closeReason: Error | undefined
@@ -226,22 +228,28 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.#awaitAnswer(opaque, responseCmd, timeoutMs, interpret)
   }
 
-  /** Resolves when nothing is held back by the stream (at once if it is not pushing back). */
+  /**
+   * Resolves when nothing is held back by the stream (at once if it is not pushing back). Every
+   * caller waiting out one back-pressure episode shares one promise: a hundred senders refused at
+   * once would otherwise add two listeners each (and Node warns of a leak past ten).
+   */
   waitForDrain(): Promise<void> {
     if (!this.#waitingForDrain) return Promise.resolve()
     if (this.#closed) return Promise.reject(this.#closedError())
-    return new Promise((resolve, reject) => {
+    return (this.#drainWait ??= new Promise<void>((resolve, reject) => {
       const onDrain = () => {
         this.off('close', onClose)
+        this.#drainWait = undefined
         resolve()
       }
       const onClose = () => {
         this.off('drain', onDrain)
+        this.#drainWait = undefined
         reject(this.#closedError())
       }
       this.once('drain', onDrain)
       this.once('close', onClose)
-    })
+    }))
   }
 
   /**

@@ -5,7 +5,7 @@
 import test, { type ExecutionContext } from 'ava'
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -297,7 +297,8 @@ test.serial('[outage] Kafka down for 30 s under load: local consumers keep recei
   const kafkaTopic = kafkaTopicName('kiteq.outage')
   await createTopics(admin, [kafkaTopic])
   await admin.disconnect()
-  const db = `sqlite://${join(mkdtempSync(join(tmpdir(), 'kiteq-kafka-outage-')), 'k.db')}`
+  const dbDir = mkdtempSync(join(tmpdir(), 'kiteq-kafka-outage-'))
+  const db = `sqlite://${join(dbDir, 'k.db')}`
   const broker = new BrokerProcess(await freePort(), [`-topics=${topic}`, `-db=${db}`, `-kafka=${kafkaAddress()}`, `-kafkaRoutes=${topic}:${kafkaTopic}`])
   await broker.start()
   const group = randomName('s')
@@ -352,5 +353,11 @@ test.serial('[outage] Kafka down for 30 s under load: local consumers keep recei
     await client.close()
     await local.client.close()
     await broker.stop()
+    rmSync(dbDir, { recursive: true, force: true })
+    // its ~200 MB of records would otherwise stay in the service's data dir after every run
+    const cleaner = kafkaClient().admin()
+    await cleaner.connect()
+    await cleaner.deleteTopics({ topics: [kafkaTopic] }).catch(() => {})
+    await cleaner.disconnect()
   }
 })

@@ -110,15 +110,37 @@ test('a peer that stops reading: queued bytes stay under the bound and the sende
   let received = 0
   const serverConn = [...server.connections][0]
   serverConn.setFrameHandler(() => received++)
-  const drained = client.waitForDrain()
+  // every sender refused in this episode waits on one listener, not a pair each (Node warns past ten)
+  const waits = Array.from({ length: 50 }, () => client.waitForDrain())
+  t.is(client.listenerCount('drain'), 1)
+  t.is(client.listenerCount('close'), 1)
   serverSocket().resume()
-  await drained
+  await Promise.all(waits)
+  t.is(client.listenerCount('drain'), 0)
   while (received < sent) await new Promise((r) => setTimeout(r, 5))
   t.is(received, sent)
   t.false(client.backpressured)
   client.close()
   server.closeAll()
   await server.stopAccepting()
+})
+
+test('senders waiting out back-pressure all fail with connection-closed when the connection closes', async (t) => {
+  const [a, b] = duplexPair()
+  const client = new Connection(a)
+  void b // a peer that never reads
+  const frame = encodePacket(0, Cmd.HEARTBEAT, HeartBeatCodec, { version: 1 })
+  for (let i = 0; i < 1000 && !client.backpressured; i++) {
+    client.send(Buffer.concat([frame, frame, frame, frame]))
+    await new Promise((r) => setImmediate(r))
+  }
+  t.true(client.backpressured)
+  const waits = Array.from({ length: 20 }, () => client.waitForDrain())
+  t.is(client.listenerCount('close'), 1)
+  client.close(new Error('gone'))
+  for (const w of waits) await t.throwsAsync(w, { code: ErrorCodes.CONNECTION_CLOSED })
+  t.is(client.listenerCount('drain'), 0)
+  await t.throwsAsync(client.waitForDrain(), { code: ErrorCodes.CONNECTION_CLOSED })
 })
 
 test('closing a connection fails every pending request with connection-closed', async (t) => {
