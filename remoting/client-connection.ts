@@ -63,6 +63,7 @@ export class ClientConnection extends EventEmitter<ClientConnectionEvents> {
   #retryTimer: NodeJS.Timeout | undefined
   #heartbeatTimer: NodeJS.Timeout | undefined
   #lastError: Error | undefined
+  #readyWait: Promise<Connection> | undefined
 
   constructor(options: ClientConnectionOptions) {
     super()
@@ -90,14 +91,18 @@ export class ClientConnection extends EventEmitter<ClientConnectionEvents> {
     if (this.#connection === undefined && this.#retryTimer === undefined && !this.#closed) this.#dial()
   }
 
-  /** Resolves with a ready connection, waiting through reconnects; rejects on give-up or close. */
+  /**
+   * Resolves with a ready connection, waiting through reconnects; rejects on give-up or close.
+   * Callers waiting at the same time share one promise (and one pair of listeners).
+   */
   ready(): Promise<Connection> {
     if (this.#ready && this.#connection) return Promise.resolve(this.#connection)
     if (this.#closed) return Promise.reject(new ConnectionClosedError(`${this.address}: closed`))
-    return new Promise((resolve, reject) => {
+    return (this.#readyWait ??= new Promise((resolve, reject) => {
       const cleanup = () => {
         this.off('ready', onReady)
         this.off('giveup', onGiveUp)
+        this.#readyWait = undefined
       }
       const onReady = (c: Connection) => {
         cleanup()
@@ -109,7 +114,7 @@ export class ClientConnection extends EventEmitter<ClientConnectionEvents> {
       }
       this.on('ready', onReady)
       this.on('giveup', onGiveUp)
-    })
+    }))
   }
 
   close(): void {

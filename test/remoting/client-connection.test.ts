@@ -81,8 +81,14 @@ test('gives up after maxRetries failed attempts with NO_BROKER', async (t) => {
     reconnect: { initialDelayMs: 5, maxDelayMs: 10, maxRetries: 3 },
   })
   client.start()
-  const err = await t.throwsAsync(client.ready())
-  t.is((err as { code?: string }).code, ErrorCodes.NO_BROKER)
+  // many callers waiting through the retries share one wait (no listener pair each)
+  const waits = Array.from({ length: 20 }, () => client.ready())
+  t.is(client.listenerCount('giveup'), 1)
+  for (const wait of waits) {
+    const err = await t.throwsAsync(wait)
+    t.is((err as { code?: string }).code, ErrorCodes.NO_BROKER)
+  }
+  t.is(client.listenerCount('giveup'), 0)
 })
 
 test('heartbeats: answered ones keep the connection; 3 misses close it and it is dialled again', async (t) => {
