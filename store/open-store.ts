@@ -70,6 +70,7 @@ export function openStore(uri: string, _options: OpenStoreOptions = {}): Message
         path,
         fsync: fsyncPolicy(url, sqliteStoreDefaults.fsync),
         fsyncIntervalMs: positiveInt(url, 'fsyncIntervalMs', sqliteStoreDefaults.fsyncIntervalMs),
+        walLimitBytes: positiveInt(url, 'walLimitBytes', sqliteStoreDefaults.walLimitBytes),
         maxMessages: url.searchParams.has('maxMessages') ? positiveInt(url, 'maxMessages', 0) : 0,
         ...(_options.logger ? { logger: _options.logger } : {}),
       })

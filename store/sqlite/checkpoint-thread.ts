@@ -21,8 +21,8 @@ parentPort!.on('message', (command: CheckpointerCommand) => {
   let answer: CheckpointAnswer
   try {
     // PASSIVE: copies what it can without waiting for or blocking the writer
-    db.pragma('wal_checkpoint(PASSIVE)')
-    answer = { ok: true }
+    const [result] = db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[]
+    answer = { ok: true, walFrames: result?.log ?? 0 }
   } catch (err) {
     answer = { ok: false, error: (err as Error).message }
   }

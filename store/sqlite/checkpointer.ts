@@ -13,7 +13,8 @@ import { startStoreThread } from '../thread-entry.ts'
 export type CheckpointerCommand = 'checkpoint' | 'close'
 
 export type CheckpointAnswer =
-  | { ok: true }
+  /** walFrames: frames in the WAL when the checkpoint ended (0 once SQLite started it over). */
+  | { ok: true; walFrames: number }
   | { ok: false; error: string }
 
 export class Checkpointer {
@@ -24,9 +25,15 @@ export class Checkpointer {
   #closed: Promise<void> | undefined
   #completed = 0
 
-  /** `threadEntry` replaces the thread's script (tests start one that fails). */
-  constructor(databasePath: string, logger: Logger = silentLogger, threadEntry?: URL) {
+  readonly #onSettled: (ok: boolean, walFrames: number) => void
+
+  /**
+   * `threadEntry` replaces the thread's script (tests start one that fails). `onSettled` hears how
+   * each requested checkpoint ended (done, failed, or lost with the thread) and the WAL's frames then.
+   */
+  constructor(databasePath: string, logger: Logger = silentLogger, threadEntry?: URL, onSettled: (ok: boolean, walFrames: number) => void = () => {}) {
     this.#logger = logger
+    this.#onSettled = onSettled
     this.#worker = startStoreThread(import.meta.url, './checkpoint-thread.ts', threadEntry, { path: databasePath })
     this.#worker.unref()
     this.#worker.on('message', (answer: CheckpointAnswer) => this.#answered(answer))
@@ -66,12 +73,15 @@ export class Checkpointer {
     this.#busy = false
     if (answer.ok) this.#completed++
     else this.#logger.warn({ err: answer.error }, 'sqlite checkpoint failed (the thread tries again at the next interval)')
+    this.#onSettled(answer.ok, answer.ok ? answer.walFrames : 0)
   }
 
   #fail(reason: string): void {
     if (this.#failed || this.#closed !== undefined) return
+    const wasBusy = this.#busy
     this.#failed = true
     this.#busy = false
     this.#logger.warn({ reason }, 'sqlite checkpoint thread failed: checkpoints run on the event loop from now on')
+    if (wasBusy) this.#onSettled(false, 0)
   }
 }
