@@ -56,7 +56,7 @@ const descriptions: Record<keyof CliOptions, string> = {
   pport: 'HTTP port for /stat, /binds, /reload, /metrics, the JSON API /api/* and the web console (on the bind host); ≤ 0 disables it',
   adminToken: 'enables admin actions on the HTTP port (cancel, reschedule, re-drive, reload) for Authorization: Bearer <token>; unset, they are refused',
   protectReads: '-protectReads=true: the HTTP port\'s read-only pages need the admin token too',
-  db: 'message store URI: sqlite://path.db[?fsync=batch|interval|never] (default, embedded), memory://[?maxMessages=N]',
+  db: 'message store URI: sqlite://path.db (default, embedded; fsync=batch|interval|never, walLimitBytes=N), file://dir, mysql://host:port?db=kite&user=…, memory:// (maxMessages=N); every parameter: README.md, "Stores and durability"',
   topics: 'comma-separated topics this broker serves (required)',
   zkhost: 'ZooKeeper hosts, host:port[,host:port] (same as -registry=zk://…)',
   registry: 'registry URI: file:///path/registry.yaml or zk://host:port[,host:port][?sessionTimeoutMs=N]',
