@@ -60,6 +60,9 @@ export const sqliteStoreDefaults = { fsync: 'interval' as FsyncPolicy, fsyncInte
 
 const messageKey = (topic: string, messageId: string) => `${topic}\u0000${messageId}`
 
+/** An operation's failure as its caller gets it, queued or not. */
+const asStoreError = (err: unknown) => (err instanceof StoreError ? err : new StoreError((err as Error).message, { cause: err }))
+
 /** Longest wait for the checkpoint that lets the WAL start over. */
 const WAL_HOLD_MAX_MS = 5_000
 
@@ -275,8 +278,7 @@ export class SqliteStore implements MessageStore {
 
   async stop(): Promise<void> {
     clearInterval(this.#checkpointTimer)
-    this.#releaseWalHold()
-    this.#flush()
+    this.#endWalHold()
     // its connection must be gone before the WAL can be truncated
     await this.#checkpointer?.close()
     this.#checkpointer = undefined
@@ -340,7 +342,7 @@ export class SqliteStore implements MessageStore {
               results[i] = batch[i].apply()
             } catch (err) {
               // one bad operation (a duplicate id) must not sink the batch around it
-              failures[i] = err instanceof StoreError ? err : new StoreError((err as Error).message, { cause: err })
+              failures[i] = asStoreError(err)
             }
           }
         })()
@@ -368,8 +370,7 @@ export class SqliteStore implements MessageStore {
   #checkpointSettled(ok: boolean, walFrames: number): void {
     if (this.#walHold) {
       if (ok) this.#walRestarts++
-      this.#releaseWalHold()
-      this.#flush()
+      this.#endWalHold()
       return
     }
     if (!ok || this.#db === undefined || walFrames * this.#walFrameBytes <= this.#options.walLimitBytes) return
@@ -379,17 +380,18 @@ export class SqliteStore implements MessageStore {
     // a checkpoint that never answers must not hold the store for good
     this.#walHoldTimer = setTimeout(() => {
       this.#logger.warn({ waitedMs: WAL_HOLD_MAX_MS }, 'sqlite checkpoint did not answer; writes go on without starting the WAL over')
-      this.#releaseWalHold()
-      this.#flush()
+      this.#endWalHold()
     }, WAL_HOLD_MAX_MS)
     this.#checkpointer!.request()
   }
 
-  #releaseWalHold(): void {
+  /** Transactions go on: what was held is committed now. */
+  #endWalHold(): void {
     this.#walHold = false
     this.#heldKeys.clear()
     clearTimeout(this.#walHoldTimer)
     this.#walHoldTimer = undefined
+    this.#flush()
   }
 
   #checkpoint(): void {
@@ -504,7 +506,7 @@ export class SqliteStore implements MessageStore {
       try {
         return Promise.resolve(read())
       } catch (err) {
-        return Promise.reject(new StoreError((err as Error).message, { cause: err }))
+        return Promise.reject(asStoreError(err))
       }
     }
     return this.#read(read)
