@@ -68,6 +68,8 @@ export interface FileStoreOptions {
   readThread?: boolean
   /** Span of one far-index bucket: how far ahead of the scheduler's window messages stay in memory. */
   farBucketMs?: number
+  /** The wall clock (Date.now): a message due in its current far bucket is always kept in memory. */
+  now?: () => number
   logger?: Logger
 }
 
@@ -178,6 +180,7 @@ export class FileStore implements MessageStore {
       syncReadBytes: options.syncReadBytes ?? fileStoreDefaults.syncReadBytes,
       readThread: options.readThread ?? fileStoreDefaults.readThread,
       farBucketMs: options.farBucketMs ?? fileStoreDefaults.farBucketMs,
+      now: options.now ?? Date.now,
     }
     if (!(this.#options.segmentBytes > 0 && this.#options.segmentBytes <= MAX_SEGMENT_BYTES)) {
       throw new StoreError(`file store: segmentBytes must be between 1 and ${MAX_SEGMENT_BYTES}`)
@@ -218,7 +221,7 @@ export class FileStore implements MessageStore {
     try {
       const far = new FarBuckets(join(this.dir, FAR_DIR), this.#options.farBucketMs)
       far.reset()
-      const state = new StoreState({ onReclaimable: (segment) => this.#log?.remove(segment), far, nowMs: Date.now(), logger: this.#logger })
+      const state = new StoreState({ onReclaimable: (segment) => this.#log?.remove(segment), far, now: this.#options.now, logger: this.#logger })
       const ids = listSegments(this.dir)
       for (const id of ids) state.refs.add(id)
       state.beginLoading()

@@ -64,8 +64,11 @@ const TIME_BUCKET_MS = 10_000
 export interface StoreStateOptions {
   onReclaimable: (segment: number) => void
   far: FarBuckets
-  /** Messages due in the bucket of this time (or earlier) are always hot. */
-  nowMs: number
+  /**
+   * The wall clock: messages due in its current bucket (or earlier) are always hot, also once it
+   * has moved into a bucket no due() has reached yet (a message due now never waits on disk).
+   */
+  now: () => number
   logger: Logger
 }
 
@@ -90,12 +93,14 @@ export class StoreState {
   /** The bucket being made hot, and the entries not yet looked at. */
   #promoting: { key: number; entries: FarEntries } | undefined
   readonly #logger: Logger
+  readonly #now: () => number
 
   constructor(options: StoreStateOptions) {
     this.refs = new SegmentRefs(options.onReclaimable)
     this.#logger = options.logger
     this.far = options.far
-    this.#coldFromKey = this.far.keyOf(options.nowMs) + 1
+    this.#now = options.now
+    this.#coldFromKey = this.far.keyOf(options.now()) + 1
     const index = this.index
     this.time = new TimeIndex({
       timeOf: (handle) => index.timeOfHandle(handle),
@@ -332,7 +337,9 @@ export class StoreState {
   }
 
   #isFar(ms: number): boolean {
-    return Number.isFinite(ms) && this.far.keyOf(ms) >= this.#coldFromKey && ms < 2 ** 52
+    if (!Number.isFinite(ms) || ms >= 2 ** 52) return false
+    const key = this.far.keyOf(ms)
+    return key >= this.#coldFromKey && key > this.far.keyOf(this.#now())
   }
 
   #countLive(slot: number, delta: number): void {

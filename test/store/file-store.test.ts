@@ -453,6 +453,24 @@ test('file store: committed far-future messages leave memory (their ids and time
   await cleanup(store)
 })
 
+test('file store: once the clock enters an hour no due-query has reached, a message due in it is kept in memory; those saved cold before wait for the query', async (t) => {
+  let now = farBase()
+  const store = await open({ now: () => now })
+  const nextHour = now + HOUR_MS
+  const early = makeMessage({ nextDeliverAtMs: nextHour + 30 * 60_000 })
+  await store.save(early)
+  t.deepEqual(store.indexCounts, { messages: 1, hot: 0 }, 'the next hour is not reached: cold')
+  now = nextHour + 1_000
+  const dueNow = makeMessage({ nextDeliverAtMs: now })
+  const laterThisHour = makeMessage({ nextDeliverAtMs: now + 10 * 60_000 })
+  const following = makeMessage({ nextDeliverAtMs: nextHour + HOUR_MS + 5 })
+  for (const m of [dueNow, laterThisHour, following]) await store.save(m)
+  t.deepEqual(store.indexCounts, { messages: 4, hot: 2 }, 'due in the clock\'s hour: hot, though no query reached it')
+  t.deepEqual(dueKeys(await store.dueBetween(-Infinity, nextHour + HOUR_MS, 100)), due([dueNow, laterThisHour, early]))
+  t.deepEqual(store.indexCounts, { messages: 4, hot: 3 }, 'the query brought the cold one back; the next hour stays on disk')
+  await cleanup(store)
+})
+
 test('file store: cold messages whose ids share the index hash are told apart by their SAVE records, before and after a restart', async (t) => {
   const [[a, b], [c, d]] = collidingIds(2)
   const base = farBase()
