@@ -20,7 +20,7 @@ import { silentLogger } from '../../protocol/logger.ts'
 import { KiteQServer } from '../../server/kiteq-server.ts'
 import { randomName } from '../helpers/broker.ts'
 import { eventually } from '../helpers/clients.ts'
-import { runHarness } from '../helpers/go-harness.ts'
+import { buildHarness, runHarness } from '../helpers/go-harness.ts'
 
 const SESSION_TIMEOUT_MS = 3000
 /** ZooKeeper expires sessions on tick boundaries (tickTime=2000 in scripts/zookeeper.sh). */
@@ -93,6 +93,11 @@ const routes = (server: KiteQServer, topic: string, messageType: string, groupId
   server.exchanger.routes(topic, messageType).some((r) => r.groupId === groupId)
 
 const ids = (messages: ReceivedMessage[]) => new Set(messages.map((m) => m.messageId))
+
+test.before('build the Go harness', async (t) => {
+  t.timeout(300_000) // the first build on a machine compiles the Go dependencies
+  await buildHarness()
+})
 
 test.serial('the znode tree after a broker, a producer and a consumer start: KiteQ\'s paths, node kinds and binding JSON', async (t) => {
   const topic = randomName('trade')

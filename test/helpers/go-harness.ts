@@ -2,21 +2,36 @@
  * Drives interop/bin/kiteq-interop (the Go harness, see interop/README.md) as a child process and
  * reads its JSON-lines output.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 
 const interopDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'interop')
 
-let built: string | undefined
+let built: Promise<string> | undefined
+let builtPath: string | undefined
 
-/** Builds the harness once per test process (cached by Go and by build.sh's mtime check). */
-export function harnessBinary(): string {
-  if (built !== undefined) return built
-  const r = spawnSync('bash', [join(interopDir, 'build.sh')], { encoding: 'utf8', timeout: 300_000 })
-  if (r.status !== 0) throw new Error(`interop/build.sh failed: ${r.stderr}`)
-  built = r.stdout.trim().split('\n').pop()!
+/**
+ * Builds the harness once per test process (cached by Go and by build.sh's mtime check); call it
+ * from `test.before`. Asynchronous on purpose: the first build on a machine takes tens of seconds,
+ * and an event loop blocked that long lets the ZooKeeper sessions of brokers in the same process
+ * expire (their registrations vanish while a Go client looks for them).
+ */
+export function buildHarness(): Promise<string> {
+  built ??= new Promise((resolve, reject) => {
+    const child = spawn('bash', [join(interopDir, 'build.sh')], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
+    child.on('error', reject)
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`interop/build.sh failed (${code}): ${err}`))
+      builtPath = out.trim().split('\n').pop()!
+      resolve(builtPath)
+    })
+  })
   return built
 }
 
@@ -30,8 +45,10 @@ export interface HarnessRun {
   exit: Promise<number | null>
 }
 
+/** Starts the harness with `args`; buildHarness() must have finished (test.before). */
 export function runHarness(args: string[]): HarnessRun {
-  const child = spawn(harnessBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  if (builtPath === undefined) throw new Error('the Go harness is not built: await buildHarness() in test.before')
+  const child = spawn(builtPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   const events: Record<string, unknown>[] = []
   let err = ''
   let pending = ''

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { bindDirect } from '../../binding/binding.ts'
 import { fileRegistry, randomName, startBroker, writeRegistry } from '../helpers/broker.ts'
-import { readIds, runHarness } from '../helpers/go-harness.ts'
+import { buildHarness, readIds, runHarness } from '../helpers/go-harness.ts'
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'kiteq-go-'))
@@ -24,6 +24,11 @@ async function brokerWithRegistry(topic: string, group: string, messageType: str
   writeRegistry([{ address: broker.address, topics: [topic] }], bindings, registryPath)
   return { ...broker, registry: `file://${registryPath}` }
 }
+
+test.before('build the Go harness', async (t) => {
+  t.timeout(300_000) // the first build on a machine compiles the Go dependencies
+  await buildHarness()
+})
 
 test('Go producer → broker → Go consumer: 10 000 string and bytes messages, every one received intact', async (t) => {
   const topic = randomName('trade')

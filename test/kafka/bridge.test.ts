@@ -3,7 +3,8 @@
  * tests FAIL). Serial: one test stops Kafka for 30 s, which the others must not run into.
  */
 import test, { type ExecutionContext } from 'ava'
-import { spawnSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -48,8 +49,7 @@ interface ReadRecord {
   arrivedAtMs: number
 }
 
-/** Reads a Kafka topic from the beginning; `seen` counts copies per key. */
-/** A fresh Kafka topic for one test and the admin that made it; drop() deletes it and disconnects. */
+/** A fresh Kafka topic for one test and the admin that made it; drop() disconnects it and deletes the topic. */
 async function freshKafkaTopic(prefix: string, numPartitions = 3) {
   const kafka = kafkaClient()
   const admin = kafka.admin()
@@ -57,12 +57,24 @@ async function freshKafkaTopic(prefix: string, numPartitions = 3) {
   const kafkaTopic = kafkaTopicName(prefix)
   await createTopics(admin, [kafkaTopic], numPartitions)
   const drop = async () => {
-    await admin.deleteTopics({ topics: [kafkaTopic] }).catch(() => {})
     await admin.disconnect()
+    await deleteKafkaTopic(kafkaTopic)
   }
   return { kafka, admin, kafkaTopic, drop }
 }
 
+/**
+ * Deletes a test's topic with an admin of its own (the outage test's admin is gone by then): the
+ * records would otherwise stay in the service's data dir after every run.
+ */
+async function deleteKafkaTopic(kafkaTopic: string): Promise<void> {
+  const admin = kafkaClient().admin()
+  await admin.connect()
+  await admin.deleteTopics({ topics: [kafkaTopic] }).catch(() => {})
+  await admin.disconnect()
+}
+
+/** Reads a Kafka topic from the beginning; `seen` counts copies per key. */
 async function startReader(kafka: Kafka, topic: string) {
   const consumer = kafka.consumer({ groupId: randomName('reader'), maxWaitTimeInMs: 100 })
   await consumer.connect()
@@ -138,9 +150,17 @@ function publisher(client: KiteQClient, topic: string, opts: { count?: number; r
   }
 }
 
-function kafkaScript(action: 'start' | 'stop'): void {
-  const r = spawnSync('bash', [join(root, 'scripts/kafka.sh'), action], { encoding: 'utf8', timeout: 180_000 })
-  if (r.status !== 0) throw new Error(`scripts/kafka.sh ${action} failed: ${r.stdout}${r.stderr}`)
+/**
+ * Not spawnSync: the publisher and the local consumer live in this process and must keep running
+ * while Kafka stops and starts (a start takes ~20 s).
+ */
+async function kafkaScript(action: 'start' | 'stop'): Promise<void> {
+  try {
+    await promisify(execFile)('bash', [join(root, 'scripts/kafka.sh'), action], { encoding: 'utf8', timeout: 180_000 })
+  } catch (err) {
+    const { stdout, stderr } = err as { stdout?: string; stderr?: string }
+    throw new Error(`scripts/kafka.sh ${action} failed: ${stdout ?? ''}${stderr ?? (err as Error).message}`)
+  }
 }
 
 const quickReconnect = { heartbeat: false as const, reconnect: { initialDelayMs: 50, maxDelayMs: 400 } }
@@ -316,7 +336,7 @@ test.serial('[outage] Kafka down for 30 s under load: local consumers keep recei
 
     await eventually(() => load.acked.length >= 8 * rate, 30_000, 'warm-up load')
     phase = 'down'
-    kafkaScript('stop')
+    await kafkaScript('stop')
     kafkaStopped = true
     const downAt = Date.now()
     const localAtDown = local.received.length
@@ -326,7 +346,7 @@ test.serial('[outage] Kafka down for 30 s under load: local consumers keep recei
     const localDuring = local.received.length - localAtDown
     const ackedDuring = load.acked.length - ackedAtDown
     phase = 'after'
-    kafkaScript('start')
+    await kafkaScript('start')
     kafkaStopped = false
     await eventually(() => load.acked.length >= ackedAtDown + ackedDuring + 5 * rate, 60_000, 'load after the outage')
     await load.stop()
@@ -349,15 +369,11 @@ test.serial('[outage] Kafka down for 30 s under load: local consumers keep recei
     t.true(load.acked.every((id) => localIds.has(id)))
     await reader.stop()
   } finally {
-    if (kafkaStopped) kafkaScript('start')
+    if (kafkaStopped) await kafkaScript('start')
     await client.close()
     await local.client.close()
     await broker.stop()
     rmSync(dbDir, { recursive: true, force: true })
-    // its ~200 MB of records would otherwise stay in the service's data dir after every run
-    const cleaner = kafkaClient().admin()
-    await cleaner.connect()
-    await cleaner.deleteTopics({ topics: [kafkaTopic] }).catch(() => {})
-    await cleaner.disconnect()
+    await deleteKafkaTopic(kafkaTopic)
   }
 })
