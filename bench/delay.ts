@@ -10,7 +10,7 @@
  *        [--timeline] also prints the burst's deliveries per 250 ms
  *   --db URI (default sqlite in a temp dir)
  */
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { bindDirect } from '../binding/binding.ts'
@@ -23,7 +23,9 @@ const arg = (name: string, fallback: string) => {
   return i >= 0 ? process.argv[i + 1] : fallback
 }
 const mode = arg('mode', 'lateness')
-const db = arg('db', `sqlite://${join(mkdtempSync(join(tmpdir(), 'kiteq-delay-')), 'k.db')}`)
+/** The store's dir when this run made one (no --db): removed at the end. */
+const ownDir = process.argv.includes('--db') ? undefined : mkdtempSync(join(tmpdir(), 'kiteq-delay-'))
+const db = ownDir === undefined ? arg('db', '') : `sqlite://${join(ownDir, 'k.db')}`
 const topic = 'delay'
 const body = 'x'.repeat(512)
 
@@ -167,3 +169,4 @@ if (mode === 'lateness') {
 await producer.close()
 await consumer.close()
 await broker.stop()
+if (ownDir !== undefined) rmSync(ownDir, { recursive: true, force: true })
