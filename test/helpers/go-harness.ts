@@ -4,10 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
-
-const interopDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'interop')
+import { runScript } from './scripts.ts'
 
 let built: Promise<string> | undefined
 let builtPath: string | undefined
@@ -19,19 +16,7 @@ let builtPath: string | undefined
  * expire (their registrations vanish while a Go client looks for them).
  */
 export function buildHarness(): Promise<string> {
-  built ??= new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(interopDir, 'build.sh')], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`interop/build.sh failed (${code}): ${err}`))
-      builtPath = out.trim().split('\n').pop()!
-      resolve(builtPath)
-    })
-  })
+  built ??= runScript('interop/build.sh', [], 300_000).then((stdout) => (builtPath = stdout.trim().split('\n').pop()!))
   return built
 }
 

@@ -3,13 +3,10 @@
  * tests FAIL). Serial: one test stops Kafka for 30 s, which the others must not run into.
  */
 import test, { type ExecutionContext } from 'ava'
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import kafkajs, { type Admin, type Kafka } from 'kafkajs'
 import { bindDirect } from '../../binding/binding.ts'
 import { KiteQClient } from '../../client/index.ts'
@@ -19,8 +16,7 @@ import { parseKafkaRoutes } from '../../kafka/routes.ts'
 import { randomName, startBroker } from '../helpers/broker.ts'
 import { BrokerProcess, freePort } from '../helpers/broker-process.ts'
 import { eventually, startConsumer, startProducer } from '../helpers/clients.ts'
-
-const root = fileURLToPath(new URL('../../', import.meta.url))
+import { runScript } from '../helpers/scripts.ts'
 
 function kafkaAddress(): string {
   const address = process.env.KITEQ_TEST_KAFKA
@@ -150,18 +146,8 @@ function publisher(client: KiteQClient, topic: string, opts: { count?: number; r
   }
 }
 
-/**
- * Not spawnSync: the publisher and the local consumer live in this process and must keep running
- * while Kafka stops and starts (a start takes ~20 s).
- */
-async function kafkaScript(action: 'start' | 'stop'): Promise<void> {
-  try {
-    await promisify(execFile)('bash', [join(root, 'scripts/kafka.sh'), action], { encoding: 'utf8', timeout: 180_000 })
-  } catch (err) {
-    const { stdout, stderr } = err as { stdout?: string; stderr?: string }
-    throw new Error(`scripts/kafka.sh ${action} failed: ${stdout ?? ''}${stderr ?? (err as Error).message}`)
-  }
-}
+/** Asynchronous: the publisher and the local consumer live in this process and must keep running while Kafka stops and starts. */
+const kafkaScript = (action: 'start' | 'stop') => runScript('scripts/kafka.sh', [action], 180_000)
 
 const quickReconnect = { heartbeat: false as const, reconnect: { initialDelayMs: 50, maxDelayMs: 400 } }
 
