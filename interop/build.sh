@@ -8,9 +8,8 @@ cd "$(dirname "$0")"
 here="$(pwd)"
 bin="$here/bin/kiteq-interop"
 
-GO="${GO:-$(command -v go || true)}"
-if [ -z "$GO" ] && [ -x /usr/local/go/bin/go ]; then GO=/usr/local/go/bin/go; fi
-if [ -z "$GO" ]; then echo "interop/build.sh: go not found (need Go >= 1.26)" >&2; exit 1; fi
+# shellcheck source=interop/find-go.sh
+source ./find-go.sh
 
 mkdir -p bin
 exec 9>bin/.build.lock

@@ -17,6 +17,6 @@ export async function runScript(script: string, args: string[], timeoutMs: numbe
     return stdout
   } catch (err) {
     const { stdout, stderr } = err as { stdout?: string; stderr?: string }
-    throw new Error(`${script} ${args.join(' ')} failed: ${stdout ?? ''}${stderr ?? (err as Error).message}`)
+    throw new Error(`${[script, ...args].join(' ')} failed: ${stdout ?? ''}${stderr ?? (err as Error).message}`)
   }
 }

@@ -54,7 +54,10 @@ type KiteQClient struct {
 
 	mu           sync.RWMutex
 	topicToAddrs map[string][]string
-	conns        map[string]*conn // address -> live (or last) connection
+	conns        map[string]*conn // address -> live (or last) connection; nil while first dialled
+	// first dials under way, closed when each ends: Start waits for those begun by a registry
+	// watch too, which it would otherwise count as no connection
+	dialing map[string]chan struct{}
 
 	inflight atomic.Int64 // in-flight listener callbacks
 	sem      chan struct{}
@@ -69,7 +72,7 @@ func NewKiteQClientWithWarmup(parent context.Context, registryUri, groupId, secr
 	ctx, cancel := context.WithCancel(parent)
 	return &KiteQClient{ctx: ctx, cancel: cancel, registryUri: registryUri, groupId: groupId,
 		secretKey: secretKey, warmupSec: int32(warmingupSec), topicToAddrs: map[string][]string{},
-		conns: map[string]*conn{}, sem: make(chan struct{}, 50), listener: defaultListener{}}
+		conns: map[string]*conn{}, dialing: map[string]chan struct{}{}, sem: make(chan struct{}, 50), listener: defaultListener{}}
 }
 
 type defaultListener struct{}
@@ -118,6 +121,15 @@ func (c *KiteQClient) Start() error {
 		c.onQServerChanged(t, hosts)
 	}
 	c.mu.RLock()
+	var dialing []chan struct{}
+	for _, done := range c.dialing {
+		dialing = append(dialing, done)
+	}
+	c.mu.RUnlock()
+	for _, done := range dialing {
+		<-done // each dial ends within DialTimeout + HandshakeTimeout
+	}
+	c.mu.RLock()
 	live := 0
 	for _, k := range c.conns {
 		if k != nil && !k.closed.Load() {
@@ -145,6 +157,7 @@ func (c *KiteQClient) onQServerChanged(topic string, hosts []string) {
 	for _, h := range hosts {
 		if _, ok := c.conns[h]; !ok {
 			c.conns[h] = nil
+			c.dialing[h] = make(chan struct{})
 			toDial = append(toDial, h)
 		}
 	}
@@ -153,6 +166,10 @@ func (c *KiteQClient) onQServerChanged(topic string, hosts []string) {
 		if err := c.connect(h); err != nil {
 			logf("connect %s: %v", h, err)
 		}
+		c.mu.Lock()
+		close(c.dialing[h])
+		delete(c.dialing, h)
+		c.mu.Unlock()
 	}
 }
 
