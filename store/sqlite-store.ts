@@ -36,7 +36,7 @@ import { silentLogger, type Logger } from '../protocol/logger.ts'
 import { lockFile } from './lock-file.ts'
 import { Checkpointer } from './sqlite/checkpointer.ts'
 import {
-  StoreError, encodedHeader, redriven, type DeadLetter, type FsyncPolicy, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
+  StoreError, encodedHeader, messageKey, redriven, type DeadLetter, type FsyncPolicy, type DeadLetterQuery, type DeliveryUpdate, type DueEntry, type MessageStore,
   type StatSnapshot, type StoreStats, type StoredBindings, type StoredMessage,
 } from './message-store.ts'
 
@@ -57,8 +57,6 @@ export interface SqliteStoreOptions {
 }
 
 export const sqliteStoreDefaults = { fsync: 'interval' as FsyncPolicy, fsyncIntervalMs: 100, maxMessages: 0, maxBatch: 5000, walLimitBytes: 2 * 1024 * 1024 * 1024 }
-
-const messageKey = (topic: string, messageId: string) => `${topic}\u0000${messageId}`
 
 /** An operation's failure as its caller gets it, queued or not. */
 const asStoreError = (err: unknown) => (err instanceof StoreError ? err : new StoreError((err as Error).message, { cause: err }))
