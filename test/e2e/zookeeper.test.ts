@@ -4,10 +4,9 @@
 // its persistent nodes afterwards. Serial: one of them stops and restarts ZooKeeper, and two cores
 // are shared.
 import test, { type ExecutionContext } from 'ava'
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { hostname } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { bindDirect, bindingsToJson, type Binding } from '../../binding/binding.ts'
 import { ZkRegistry } from '../../binding/zk-registry.ts'
 import { zkPaths } from '../../binding/zk/paths.ts'
@@ -21,12 +20,14 @@ import { KiteQServer } from '../../server/kiteq-server.ts'
 import { randomName } from '../helpers/broker.ts'
 import { eventually } from '../helpers/clients.ts'
 import { buildHarness, runHarness } from '../helpers/go-harness.ts'
+import { runScript } from '../helpers/scripts.ts'
 
 const SESSION_TIMEOUT_MS = 3000
 /** ZooKeeper expires sessions on tick boundaries (tickTime=2000 in scripts/zookeeper.sh). */
 const ZK_TICK_MS = 2000
 const root = fileURLToPath(new URL('../../', import.meta.url))
-const run = promisify(execFile)
+/** Asynchronous: the brokers and clients of this process must keep running while ZooKeeper stops and starts. */
+const zookeeperScript = (action: 'start' | 'stop') => runScript('scripts/zookeeper.sh', [action], 120_000)
 
 function zkHosts(): string {
   const hosts = process.env.KITEQ_TEST_ZK
@@ -280,18 +281,18 @@ test.serial('[outage] ZooKeeper stopped and restarted mid-run: flow goes on with
   })()
   let zkDown = false
   t.teardown(async () => {
-    if (zkDown) await run('bash', [`${root}scripts/zookeeper.sh`, 'start'], { cwd: root })
+    if (zkDown) await zookeeperScript('start')
   })
   try {
     await eventually(() => acked.size >= 20, 10_000, 'publishing before the outage')
     zkDown = true
-    await run('bash', [`${root}scripts/zookeeper.sh`, 'stop'], { cwd: root })
+    await zookeeperScript('stop')
     const stoppedAt = Date.now()
     const ackedAtStop = acked.size
     // longer than the session timeout, so that every session is given up and replaced
     await eventually(() => Date.now() - stoppedAt > SESSION_TIMEOUT_MS + 500 && acked.size >= ackedAtStop + 20, 30_000, 'publishing during the outage')
     t.log(`${acked.size - ackedAtStop} messages acknowledged during ${Date.now() - stoppedAt} ms without ZooKeeper`)
-    await run('bash', [`${root}scripts/zookeeper.sh`, 'start'], { cwd: root })
+    await zookeeperScript('start')
     zkDown = false
     const restartedAt = Date.now()
 

@@ -13,7 +13,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url))
 /** Runs `bash <root>/<script> ...args`; resolves with its stdout, rejects with its output. */
 export async function runScript(script: string, args: string[], timeoutMs: number): Promise<string> {
   try {
-    const { stdout } = await promisify(execFile)('bash', [join(root, script), ...args], { encoding: 'utf8', timeout: timeoutMs })
+    const { stdout } = await promisify(execFile)('bash', [join(root, script), ...args], { cwd: root, encoding: 'utf8', timeout: timeoutMs })
     return stdout
   } catch (err) {
     const { stdout, stderr } = err as { stdout?: string; stderr?: string }

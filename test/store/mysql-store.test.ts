@@ -4,10 +4,7 @@
  * fails: a silently skipped store is a store nobody tested.
  */
 import test from 'ava'
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import mysql, { type RowDataPacket } from 'mysql2/promise'
 import { decodeHeader } from '../../protocol/header.ts'
 import { silentLogger, type Logger } from '../../protocol/logger.ts'
@@ -26,6 +23,7 @@ import { randomName, startBroker } from '../helpers/broker.ts'
 import { eventually, startConsumer, startProducer } from '../helpers/clients.ts'
 import { debugRecorder } from '../helpers/logger.ts'
 import { dropShardDatabases, mysqlAdminConnection, testMysqlAddress, testMysqlEndpoint, withMysqlAdmin } from '../helpers/mysql.ts'
+import { runScript } from '../helpers/scripts.ts'
 import { comparable, makeMessage, newId, storeConformance } from './conformance.ts'
 
 const databasesOf = new WeakMap<MessageStore, string>()
@@ -813,8 +811,6 @@ test('mysql URIs: parameters, KiteQ aliases, defaults and validation', (t) => {
   t.is(brokerIdentity('[::]:13800', 'm1'), 'm1:13800')
 })
 
-const run = promisify(execFile)
-const mariadbScript = fileURLToPath(new URL('../../scripts/mariadb.sh', import.meta.url))
 
 test.serial('[outage] mysql store: MySQL restarted during load — resolved saves survive, outage saves fail with STORE, then saves succeed again', async (t) => {
   const store = await open(undefined, 'createSchema=true&queryTimeoutMs=5000&connectTimeoutMs=2000')
@@ -844,7 +840,7 @@ test.serial('[outage] mysql store: MySQL restarted during load — resolved save
     const savers = Array.from({ length: 8 }, saver)
     await eventually(() => stored.length >= 500, 30_000, '500 saves before the restart')
     const beforeRestart = stored.length
-    await run('bash', [mariadbScript, 'restart'], { timeout: 180_000 })
+    await runScript('scripts/mariadb.sh', ['restart'], 180_000)
     restarted = true
     await eventually(() => savedAfterRestart >= 500, 60_000, '500 saves after MySQL is back')
     running = false
