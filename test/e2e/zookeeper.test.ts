@@ -95,10 +95,7 @@ const routes = (server: KiteQServer, topic: string, messageType: string, groupId
 
 const ids = (messages: ReceivedMessage[]) => new Set(messages.map((m) => m.messageId))
 
-test.before('build the Go harness', async (t) => {
-  t.timeout(300_000) // the first build on a machine compiles the Go dependencies
-  await buildHarness()
-})
+test.before('build the Go harness', buildHarness)
 
 test.serial('the znode tree after a broker, a producer and a consumer start: KiteQ\'s paths, node kinds and binding JSON', async (t) => {
   const topic = randomName('trade')

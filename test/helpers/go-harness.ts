@@ -2,6 +2,7 @@
  * Drives interop/bin/kiteq-interop (the Go harness, see interop/README.md) as a child process and
  * reads its JSON-lines output.
  */
+import type { ExecutionContext } from 'ava'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { runScript } from './scripts.ts'
@@ -9,15 +10,19 @@ import { runScript } from './scripts.ts'
 let built: Promise<string> | undefined
 let builtPath: string | undefined
 
+/** The first build on a machine compiles the Go dependencies. */
+const BUILD_TIMEOUT_MS = 300_000
+
 /**
- * Builds the harness once per test process (cached by Go and by build.sh's mtime check); call it
- * from `test.before`. Asynchronous on purpose: the first build on a machine takes tens of seconds,
- * and an event loop blocked that long lets the ZooKeeper sessions of brokers in the same process
- * expire (their registrations vanish while a Go client looks for them).
+ * The `test.before` hook of every test file that runs the harness: builds it once per test process
+ * (cached by Go and by build.sh's mtime check). Asynchronous on purpose: the first build on a
+ * machine takes tens of seconds, and an event loop blocked that long lets the ZooKeeper sessions of
+ * brokers in the same process expire (their registrations vanish while a Go client looks for them).
  */
-export function buildHarness(): Promise<string> {
-  built ??= runScript('interop/build.sh', [], 300_000).then((stdout) => (builtPath = stdout.trim().split('\n').pop()!))
-  return built
+export async function buildHarness(t: ExecutionContext): Promise<void> {
+  t.timeout(BUILD_TIMEOUT_MS)
+  built ??= runScript('interop/build.sh', [], BUILD_TIMEOUT_MS).then((stdout) => (builtPath = stdout.trim().split('\n').pop()!))
+  await built
 }
 
 export interface HarnessRun {
@@ -30,9 +35,9 @@ export interface HarnessRun {
   exit: Promise<number | null>
 }
 
-/** Starts the harness with `args`; buildHarness() must have finished (test.before). */
+/** Starts the harness with `args`; buildHarness must have run (test.before). */
 export function runHarness(args: string[]): HarnessRun {
-  if (builtPath === undefined) throw new Error('the Go harness is not built: await buildHarness() in test.before')
+  if (builtPath === undefined) throw new Error('the Go harness is not built: test.before(..., buildHarness)')
   const child = spawn(builtPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   const events: Record<string, unknown>[] = []
   let err = ''

@@ -25,10 +25,7 @@ async function brokerWithRegistry(topic: string, group: string, messageType: str
   return { ...broker, registry: `file://${registryPath}` }
 }
 
-test.before('build the Go harness', async (t) => {
-  t.timeout(300_000) // the first build on a machine compiles the Go dependencies
-  await buildHarness()
-})
+test.before('build the Go harness', buildHarness)
 
 test('Go producer → broker → Go consumer: 10 000 string and bytes messages, every one received intact', async (t) => {
   const topic = randomName('trade')

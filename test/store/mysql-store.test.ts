@@ -811,7 +811,6 @@ test('mysql URIs: parameters, KiteQ aliases, defaults and validation', (t) => {
   t.is(brokerIdentity('[::]:13800', 'm1'), 'm1:13800')
 })
 
-
 test.serial('[outage] mysql store: MySQL restarted during load — resolved saves survive, outage saves fail with STORE, then saves succeed again', async (t) => {
   const store = await open(undefined, 'createSchema=true&queryTimeoutMs=5000&connectTimeoutMs=2000')
   try {
