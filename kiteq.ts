@@ -204,7 +204,7 @@ export function topicList(spec: string): string[] {
 }
 
 /** The Kafka bridge the flags ask for, if any (not started). */
-export function createKafkaBridge(o: CliOptions, logger: Logger, metrics?: BrokerMetrics): KafkaBridge | undefined {
+function createKafkaBridge(o: CliOptions, logger: Logger, metrics?: BrokerMetrics): KafkaBridge | undefined {
   const kafka = kafkaFromFlags(o, topicList(o.topics))
   if (kafka === undefined) return undefined
   const onForward = metrics === undefined ? undefined

@@ -19,7 +19,7 @@ export interface DeliveryRead {
 }
 
 /** Later entries win, as when Go builds a map from the repeated field. */
-export function propertiesOf(header: Header): Record<string, string> {
+function propertiesOf(header: Header): Record<string, string> {
   // Object.fromEntries defines own properties, so a key such as "__proto__" stays plain data.
   return Object.fromEntries(header.properties.map((e) => [e.key, e.value]))
 }

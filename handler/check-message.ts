@@ -15,7 +15,7 @@ import { replyStoreAck } from './replies.ts'
 const DECIMAL = /^-?\d{1,16}$/
 
 /** The requested delivery time, or NaN when the property is not a number. */
-export function requestedDeliverAt(h: Header): number | undefined {
+function requestedDeliverAt(h: Header): number | undefined {
   if (h.deliverAt !== undefined) return h.deliverAt
   const prop = getProperty(h, 'deliverAt')
   if (prop === undefined) return undefined

@@ -13,7 +13,7 @@ import { dueOnArrival, type StoredMessage } from '../store/message-store.ts'
 import type { BrokerContext, PublishContext } from './context.ts'
 import { replyStoreAck } from './replies.ts'
 
-export function toStoredMessage(ctx: PublishContext, nextDeliverAtMs: number): StoredMessage {
+function toStoredMessage(ctx: PublishContext, nextDeliverAtMs: number): StoredMessage {
   const h = ctx.header
   return {
     messageId: h.messageId,

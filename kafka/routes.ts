@@ -40,7 +40,7 @@ export interface KafkaGroup {
 
 const KAFKA_TOPIC = /^[A-Za-z0-9._-]{1,249}$/
 
-export function kafkaGroupId(kafkaTopic: string): string {
+function kafkaGroupId(kafkaTopic: string): string {
   return `kafka:${kafkaTopic}`
 }
 
@@ -56,7 +56,7 @@ function splitRoutes(spec: string): string[] {
     .filter((r) => r !== '')
 }
 
-export function parseKafkaRoute(text: string): KafkaRoute {
+function parseKafkaRoute(text: string): KafkaRoute {
   const colon = text.lastIndexOf(':')
   if (colon <= 0) throw routeError(text, 'is not topic[/selector]:kafkaTopic')
   const source = text.slice(0, colon)

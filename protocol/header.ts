@@ -42,11 +42,11 @@ export interface Header {
 
 const ENTRY_REQUIRED = 0b11
 
-export function entrySize(e: Entry): number {
+function entrySize(e: Entry): number {
   return stringFieldSize(e.key) + stringFieldSize(e.value) + (e.unknownFields?.length ?? 0)
 }
 
-export function writeEntry(w: ProtoWriter, e: Entry): void {
+function writeEntry(w: ProtoWriter, e: Entry): void {
   w.buf[w.pos++] = 0x0a
   w.string(e.key)
   w.buf[w.pos++] = 0x12
@@ -54,7 +54,7 @@ export function writeEntry(w: ProtoWriter, e: Entry): void {
   if (e.unknownFields !== undefined) w.raw(e.unknownFields)
 }
 
-export function decodeEntry(buf: Buffer, start: number, end: number): Entry {
+function decodeEntry(buf: Buffer, start: number, end: number): Entry {
   const r = new ProtoReader(buf, start, end)
   let key = ''
   let value = ''

@@ -36,8 +36,6 @@ const assets: Record<string, Asset> = {
   },
 }
 
-export const consolePaths: readonly string[] = Object.keys(assets)
-
 const cache = new Map<string, Promise<Buffer | undefined>>()
 
 async function load(asset: Asset): Promise<Buffer | undefined> {

@@ -3,7 +3,7 @@ import type { Binding } from '../binding/binding.ts'
 import type { MessageView } from '../handler/message-ops.ts'
 import { headerOf, type DeadLetter, type StoredMessage } from '../store/message-store.ts'
 
-export const bodyPreviewBytes = 1024
+const bodyPreviewBytes = 1024
 
 export interface BodyPreview {
   bytes: number
@@ -16,7 +16,7 @@ export interface BodyPreview {
 // printable text: no control characters besides tab and line breaks
 const controlChars = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/
 
-export function bodyPreview(body: Buffer, snappy: boolean | undefined): BodyPreview {
+function bodyPreview(body: Buffer, snappy: boolean | undefined): BodyPreview {
   if (snappy) return { bytes: body.length, encoding: 'snappy', preview: '', truncated: body.length > 0 }
   const head = body.subarray(0, bodyPreviewBytes)
   const text = new TextDecoder('utf-8', { fatal: false }).decode(head)
@@ -31,7 +31,7 @@ export function bodyPreview(body: Buffer, snappy: boolean | undefined): BodyPrev
 }
 
 /** Cancel and reschedule only apply before the first delivery attempt. */
-export function isChangeable(m: StoredMessage): boolean {
+function isChangeable(m: StoredMessage): boolean {
   return m.deliverCount === 0 && m.succGroups.length === 0
 }
 

@@ -27,7 +27,7 @@ export interface SnapshotData {
   connections: number
 }
 
-export async function snapshotData(broker: ObservedBroker, storeStats: StoreStatsCache): Promise<SnapshotData> {
+async function snapshotData(broker: ObservedBroker, storeStats: StoreStatsCache): Promise<SnapshotData> {
   const store = await storeStats.get()
   const s = broker.stats
   return {

@@ -15,7 +15,7 @@ export interface OpenStoreOptions {
 }
 
 /** KiteQ's convention for file URIs: the path is host + pathname, so `x://./data` is relative. */
-export function pathOfUri(url: URL): string {
+function pathOfUri(url: URL): string {
   return decodeURIComponent(url.host + url.pathname)
 }
 

@@ -53,7 +53,7 @@ export const REQUIRED_MESSAGE_COLUMNS = [
   'created_at_ms', 'deliver_at_ms', 'tx_check_count',
 ] as const
 
-export function messageTableDdl(qualified: string): string {
+function messageTableDdl(qualified: string): string {
   return `CREATE TABLE IF NOT EXISTS ${qualified} (
   id bigint unsigned NOT NULL AUTO_INCREMENT,${MESSAGE_COLUMNS_DDL}
   PRIMARY KEY (id),
@@ -62,7 +62,7 @@ export function messageTableDdl(qualified: string): string {
 ) ${TABLE_OPTIONS}`
 }
 
-export function deadLetterTableDdl(qualified: string): string {
+function deadLetterTableDdl(qualified: string): string {
   return `CREATE TABLE IF NOT EXISTS ${qualified} (${MESSAGE_COLUMNS_DDL}
   dead_reason varchar(1024) NOT NULL,
   dead_at_ms bigint NOT NULL,
@@ -71,7 +71,7 @@ export function deadLetterTableDdl(qualified: string): string {
 ) ${TABLE_OPTIONS}`
 }
 
-export function snapshotTableDdl(qualified: string): string {
+function snapshotTableDdl(qualified: string): string {
   return `CREATE TABLE IF NOT EXISTS ${qualified} (
   id bigint NOT NULL AUTO_INCREMENT,
   kite_server varchar(255) NOT NULL,
@@ -82,7 +82,7 @@ export function snapshotTableDdl(qualified: string): string {
 ) ${TABLE_OPTIONS}`
 }
 
-export function bindingTableDdl(qualified: string): string {
+function bindingTableDdl(qualified: string): string {
   return `CREATE TABLE IF NOT EXISTS ${qualified} (
   topic varchar(255) NOT NULL,
   group_id varchar(255) NOT NULL,
@@ -92,7 +92,7 @@ export function bindingTableDdl(qualified: string): string {
 }
 
 /** Every statement that creates the layout, databases first (also handy for a DBA to run by hand). */
-export function schemaStatements(layout: ShardLayout): { databases: string[]; tables: string[] } {
+function schemaStatements(layout: ShardLayout): { databases: string[]; tables: string[] } {
   return {
     databases: layout.databases.map((db) => `CREATE DATABASE IF NOT EXISTS ${quoteName(db)} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`),
     tables: [

@@ -52,7 +52,7 @@ export interface WriteBatcherOptions {
 const KEYED_BYTES = 128
 
 /** Runs rendered statements as one round trip; more than one go inside a transaction. Returns the server's answer per statement. */
-export async function runStatements(conn: PoolConnection, statements: string[], timeoutMs: number): Promise<StatementResult[]> {
+async function runStatements(conn: PoolConnection, statements: string[], timeoutMs: number): Promise<StatementResult[]> {
   if (statements.length === 1) {
     const [result] = await conn.query<ResultSetHeader>({ sql: statements[0], timeout: timeoutMs })
     return [result]
