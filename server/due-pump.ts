@@ -92,6 +92,12 @@ interface TopicLane {
 
 interface GroupWindow {
   readonly groupId: string
+  /**
+   * Forgotten while idle: a topic lane may still name it as its `lastWindow`, and must take the
+   * group's current window instead (reserving a place in a forgotten one would, on its release,
+   * forget the current one with its parked entries and waiting topics).
+   */
+  retired: boolean
   /** Scheduled deliveries sent whose round has not ended (answer and store write). */
   outstanding: number
   /** Fired entries being read and routed that are expected to take a place here. */
@@ -207,14 +213,20 @@ export class DuePump implements DueFlow {
 
   #window(groupId: string): GroupWindow {
     let window = this.#groups.get(groupId)
-    if (window === undefined) this.#groups.set(groupId, (window = { groupId, outstanding: 0, reserved: 0, parked: [], waiting: [] }))
+    if (window === undefined) {
+      window = { groupId, retired: false, outstanding: 0, reserved: 0, parked: [], waiting: [] }
+      this.#groups.set(groupId, window)
+    }
     return window
   }
 
   /** A place was given back: reopen the window if it was closed, forget it if it is idle. */
   #afterChange(window: GroupWindow): void {
     if (window.parked.length > 0 || window.waiting.length > 0) this.#reopenIfRoom(window)
-    else if (window.outstanding <= 0 && window.reserved <= 0) this.#groups.delete(window.groupId)
+    else if (window.outstanding <= 0 && window.reserved <= 0 && !window.retired) {
+      window.retired = true
+      this.#groups.delete(window.groupId)
+    }
   }
 
   /** Whether a message expected to go to `window` may be read now. */
@@ -308,7 +320,8 @@ export class DuePump implements DueFlow {
       if (lane === undefined) return undefined
       lane.queued = false
       if (lane.blockedBy !== undefined) continue
-      const window = lane.lastWindow
+      let window = lane.lastWindow
+      if (window?.retired) window = lane.lastWindow = this.#window(window.groupId)
       // its group is full: this message would only be read to be parked
       if (window !== undefined && !this.#admits(window)) {
         this.#block(lane, window)

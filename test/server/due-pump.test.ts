@@ -128,6 +128,34 @@ test('a group that never answers holds back only the topics it parked', (t) => {
   t.is(h.pump.backlog, 2)
 })
 
+test('a group whose window went idle and was forgotten still reopens for topics that last sent to it', (t) => {
+  // Topic a's last delivery took a place in g's window; the window then empties and is forgotten.
+  // b fills g's new window and parks b-3; a-2 is then read for g. Both windows must be one: when
+  // b-1 and b-2 are answered, b-3 and everything after must go out.
+  const h = harness({ maxDispatching: 10, groupWindow: 2 })
+  h.pump.add([entry('a', 1)])
+  t.true(h.route('a-1', 'a', 'g'))
+  h.pump.release('g')
+  h.pump.add([entry('b', 1), entry('b', 2), entry('b', 3)])
+  t.true(h.route('b-1', 'b', 'g'))
+  t.true(h.route('b-2', 'b', 'g'))
+  t.false(h.route('b-3', 'b', 'g'))
+  h.pump.add([entry('a', 2)])
+  t.false(h.started.includes('a-2'), 'a waits: its group is full')
+  h.pump.release('g')
+  h.pump.release('g')
+  t.true(h.started.includes('b-3'), 'the parked entry is read again')
+  t.true(h.route('b-3', 'b', 'g'))
+  t.true(h.route('a-2', 'a', 'g'))
+  h.pump.add([entry('a', 3), entry('b', 4)])
+  h.pump.release('g')
+  h.pump.release('g')
+  t.true(h.route('a-3', 'a', 'g'))
+  t.true(h.route('b-4', 'b', 'g'))
+  t.is(h.pump.parked, 0)
+  t.is(h.pump.backlog, 0)
+})
+
 test('stop drops everything queued and parked', (t) => {
   const h = harness({ maxDispatching: 2, groupWindow: 1 })
   t.true(h.fillAndPark('t', 'g'))
