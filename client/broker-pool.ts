@@ -28,6 +28,8 @@ export interface BrokerPoolEvents {
   up: [address: string]
   down: [address: string]
   refused: [address: string, error: KiteQError]
+  /** reconnect.maxRetries dials in a row failed: the address is forgotten until sync() names it again. */
+  'gave-up': [address: string, reason: Error]
 }
 
 export class BrokerPool extends EventEmitter<BrokerPoolEvents> {
@@ -78,6 +80,13 @@ export class BrokerPool extends EventEmitter<BrokerPoolEvents> {
     })
     broker.on('ready', () => this.emit('up', address))
     broker.on('down', () => this.emit('down', address))
+    broker.on('giveup', (reason) => {
+      // the connection closed itself; forgotten, so that a later sync() may dial it again
+      if (this.#closed || this.#brokers.get(address) !== broker) return
+      this.#brokers.delete(address)
+      broker.removeAllListeners()
+      this.emit('gave-up', address, reason)
+    })
     this.#brokers.set(address, broker)
     broker.start()
   }

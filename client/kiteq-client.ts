@@ -14,6 +14,7 @@ import { encodePacket, type Frame } from '../protocol/frame.ts'
 import type { Header } from '../protocol/header.ts'
 import type { Logger } from '../protocol/logger.ts'
 import { DeliverAckCodec, MessageStoreAckCodec, TxACKPacketCodec, type MessageStoreAck, type TxACKPacket } from '../protocol/messages.ts'
+import { UnderWay } from '../protocol/under-way.ts'
 import type { Connection } from '../remoting/connection.ts'
 import { requestFrame, sendFrame, sendMessageFrame } from './backpressure.ts'
 import { BrokerPool } from './broker-pool.ts'
@@ -50,6 +51,15 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
+/**
+ * Refusals a later attempt may get past: KiteQ's "OverFlow" (an accept limit, a full store, a broker
+ * stopping) and a store that failed to write ("Store Result false"). The rest (expired, malformed,
+ * too far ahead, unauthorized) would be refused again.
+ */
+function isRetriableRefusal(feedback: string): boolean {
+  return feedback.startsWith('Store Result KiteQ OverFlow') || feedback.startsWith('Store Result false')
+}
+
 export class KiteQClient extends EventEmitter<KiteQClientEvents> {
   readonly #options: ResolvedOptions
   readonly #logger: Logger
@@ -62,6 +72,10 @@ export class KiteQClient extends EventEmitter<KiteQClientEvents> {
   #state: State = 'new'
   /** While start() waits: re-evaluates readiness, or ends the wait with an error. */
   #startWait: { check: () => void; fail: (err: Error) => void } | undefined
+  /** Publishes, transactions and schedule requests awaiting their answers: close() lets them finish. */
+  readonly #requests = new UnderWay()
+  #closing: Promise<void> | undefined
+  #warnedNoCheckListener = false
 
   constructor(options: KiteQClientOptions) {
     super()
@@ -87,6 +101,8 @@ export class KiteQClient extends EventEmitter<KiteQClientEvents> {
     })
     this.#pool.on('down', (address) => this.emit('broker-down', address))
     this.#pool.on('refused', () => this.#startWait?.check())
+    // the connection logged why; a later discovery change lists the address again and it is redialled
+    this.#pool.on('gave-up', () => this.#startWait?.check())
   }
 
   get groupId(): string {
@@ -193,12 +209,28 @@ export class KiteQClient extends EventEmitter<KiteQClientEvents> {
     })
   }
 
-  /** Stops redialling and closes every connection; requests still waiting fail with CONNECTION_CLOSED. */
-  async close(): Promise<void> {
-    if (this.#state === 'closed') return
+  /**
+   * Takes no new requests, lets those awaiting an answer finish (each within its own timeout, all
+   * within publishTimeoutMs: a publish cut off would leave its producer not knowing whether the
+   * message was stored), then stops redialling and closes every connection. Requests still waiting
+   * then fail with CONNECTION_CLOSED.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
+    const wasStarting = this.#state === 'starting' || this.#state === 'new'
     this.#state = 'closed'
-    this.#pool.close()
     this.#startWait?.fail(new ConnectionClosedError('the client was closed during start()'))
+    if (!wasStarting && this.#requests.count > 0) {
+      let timer: NodeJS.Timeout | undefined
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#options.publishTimeoutMs)))
+      await Promise.race([this.#requests.idle(), deadline])
+      clearTimeout(timer)
+    }
+    this.#pool.close()
     await this.#discovery.close()
   }
 
@@ -278,24 +310,47 @@ export class KiteQClient extends EventEmitter<KiteQClientEvents> {
     if (this.#state === 'closed') throw new ConnectionClosedError('the client is closed')
     const topic = prepared.wire.header.topic
     const connection = this.#pool.pick(this.#discovery.brokersFor(topic))
-    if (connection === undefined) {
-      throw new KiteQError(ErrorCodes.NO_BROKER, `no ready broker for topic '${topic}'`, { retriable: true })
-    }
+    if (connection === undefined) throw this.#noBrokerFor(topic)
     const opaque = connection.nextOpaque()
     const frame = encodeMessage(prepared, opaque, connection.maxBodyBytes)
+    const requests = this.#requests
+    requests.begin()
     return requestFrame(connection, opaque, frame, Cmd.MESSAGE_STORE_ACK, this.#options.publishTimeoutMs).then((reply) => {
+      requests.end()
       const ack = MessageStoreAckCodec.decode(reply.body)
       if (!ack.status) {
-        throw new KiteQError(ErrorCodes.REJECTED, ack.feedback === '' ? `${connection.label} did not store the message` : ack.feedback, {
-          retriable: false,
-        })
+        const feedback = ack.feedback === '' ? `${connection.label} did not store the message` : ack.feedback
+        throw new KiteQError(ErrorCodes.REJECTED, feedback, { retriable: isRetriableRefusal(ack.feedback) })
       }
       return { ack, connection }
+    }, (err: unknown) => {
+      requests.end()
+      throw err
     })
+  }
+
+  /** Why a request for `topic` has no connection: a mistake in how the client is used, or brokers down for now. */
+  #noBrokerFor(topic: string): KiteQError {
+    if (this.#state === 'closed') return new ConnectionClosedError('the client is closed')
+    if (this.#state === 'new') return invalid('start() has not been called')
+    if (this.#discovery.kind !== 'standalone' && !this.#allTopics().has(topic)) {
+      return invalid(`topic '${topic}' is neither in setTopics() nor bound: the client does not dial its brokers`)
+    }
+    return new KiteQError(ErrorCodes.NO_BROKER, `no ready broker for topic '${topic}'`, { retriable: true })
   }
 
   async #sendTx(prepared: PreparedMessage, doTransaction: DoTransaction): Promise<TxSendResult> {
     if (typeof doTransaction !== 'function') throw invalid('sendTx* needs a doTransaction function')
+    // the whole transaction, through its TX_ACK: close() waits for it
+    this.#requests.begin()
+    try {
+      return await this.#runTx(prepared, doTransaction)
+    } finally {
+      this.#requests.end()
+    }
+  }
+
+  async #runTx(prepared: PreparedMessage, doTransaction: DoTransaction): Promise<TxSendResult> {
     const { ack, connection } = await this.#publish(prepared)
     let committed = false
     let failure: { error: unknown } | undefined
@@ -326,11 +381,17 @@ export class KiteQClient extends EventEmitter<KiteQClientEvents> {
   }
 
   async #schedule(request: ScheduleRequest): Promise<ScheduleOutcome> {
-    if (this.#state === 'closed') throw new ConnectionClosedError('the client is closed')
-    const connections = this.#pool.readyConnections(this.#discovery.brokersFor(request.topic))
-    if (connections.length === 0) {
-      throw new KiteQError(ErrorCodes.NO_BROKER, `no ready broker for topic '${request.topic}'`, { retriable: true })
+    const connections = this.#state === 'closed' ? [] : this.#pool.readyConnections(this.#discovery.brokersFor(request.topic))
+    if (connections.length === 0) throw this.#noBrokerFor(request.topic)
+    this.#requests.begin()
+    try {
+      return await this.#askBrokers(request, connections)
+    } finally {
+      this.#requests.end()
     }
+  }
+
+  async #askBrokers(request: ScheduleRequest, connections: Connection[]): Promise<ScheduleOutcome> {
     const answers = await Promise.allSettled(connections.map(async (connection) => {
       const opaque = connection.nextOpaque()
       const frame = encodePacket(opaque, Cmd.SCHEDULE, ScheduleRequestCodec, request, connection.maxBodyBytes)
@@ -416,10 +477,18 @@ export class KiteQClient extends EventEmitter<KiteQClientEvents> {
       this.#logger.debug({ broker: connection.label, status: packet.status }, 'ignoring a TX_ACK that is not a check')
       return
     }
-    let status: TxStatusValue = TxStatus.COMMIT
-    let feedback = ''
+    // Without onMessageCheck nobody knows how the local transaction ended: committing (what
+    // kiteq-client-go's default listener does) would deliver a message its producer rolled back.
+    let status: TxStatusValue = TxStatus.UNKNOWN
+    let feedback = 'no onMessageCheck in this client'
     const listener = this.#listener
+    if (listener?.onMessageCheck === undefined && !this.#warnedNoCheckListener) {
+      this.#warnedNoCheckListener = true
+      this.#logger.warn({ broker: connection.label, messageId: packet.header.messageId },
+        "a broker asks how a transaction ended, and this client has no onMessageCheck: answering 'unknown' (the broker asks again, then dead-letters it)")
+    }
     if (listener?.onMessageCheck !== undefined) {
+      feedback = ''
       try {
         const decision = await listener.onMessageCheck(txCheckOf(packet.header))
         if (Object.hasOwn(decisions, decision)) {
@@ -445,6 +514,7 @@ export class KiteQClient extends EventEmitter<KiteQClientEvents> {
 /** The frame of a prepared message; one too large for a frame is the caller's mistake, not the wire's. */
 function encodeMessage(prepared: PreparedMessage, opaque: number, maxBodyBytes: number): Buffer {
   try {
+    // the same call twice: each branch narrows the codec and the message to one type
     return prepared.cmdType === Cmd.STRING_MESSAGE
       ? encodePacket(opaque, prepared.cmdType, prepared.codec, prepared.wire, maxBodyBytes)
       : encodePacket(opaque, prepared.cmdType, prepared.codec, prepared.wire, maxBodyBytes)

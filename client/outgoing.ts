@@ -79,7 +79,7 @@ function checkObject(msg: unknown): void {
   if (msg === null || typeof msg !== 'object') throw invalid('a message must be an object')
 }
 
-export function buildHeader(msg: OutgoingMessage<unknown>, ctx: PrepareContext): Header {
+function buildHeader(msg: OutgoingMessage<unknown>, ctx: PrepareContext): Header {
   const header: Header = {
     messageId: msg.messageId === undefined ? messageId() : nonEmpty(msg.messageId, 'messageId'),
     topic: nonEmpty(msg.topic, 'topic'),
@@ -106,16 +106,19 @@ function deliverAtOf(msg: OutgoingMessage<unknown>, nowMs: number): number | und
     if (typeof msg.delayMs !== 'number' || !Number.isFinite(msg.delayMs) || msg.delayMs < 0) {
       throw invalid(`delayMs must be a non-negative number of milliseconds, not ${String(msg.delayMs)}`)
     }
-    return Math.trunc(nowMs + msg.delayMs)
+    const at = Math.trunc(nowMs + msg.delayMs)
+    if (!Number.isSafeInteger(at)) throw invalid(`delayMs ${msg.delayMs} puts deliverAt beyond any representable time`)
+    return at
   }
   if (msg.deliverAt !== undefined) return epochMs(msg.deliverAt, 'deliverAt')
   return undefined
 }
 
-/** A Date or epoch milliseconds, as a whole non-negative number of milliseconds. */
+/** A Date or epoch milliseconds, as a whole non-negative number of milliseconds (at most 2^53 − 1). */
 export function epochMs(value: unknown, name: string): number {
   const ms = value instanceof Date ? value.getTime() : value
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+  // beyond 2^53 a number is no longer a whole millisecond, and beyond 2^63 it no longer fits the wire's int64
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || !Number.isSafeInteger(Math.trunc(ms))) {
     throw invalid(`${name} must be a valid Date or epoch milliseconds, not ${String(value)}`)
   }
   return Math.trunc(ms)

@@ -54,7 +54,7 @@ export interface ReceivedMessage {
 /** What doTransaction sees: the header as sent, the body as the application gave it. */
 export type SentMessage = ReceivedMessage
 
-/** Runs the local transaction of a sendTx*: true commits, false (or a throw) rolls back. */
+/** Runs the local transaction of a sendTx*: exactly `true` commits; anything else (undefined too) or a throw rolls back. */
 export type DoTransaction = (message: SentMessage) => boolean | Promise<boolean>
 
 export type TxDecision = 'commit' | 'rollback' | 'unknown'
@@ -71,7 +71,13 @@ export interface TxCheck {
 export interface MessageListener {
   /** Exactly `true` acknowledges the delivery; false, anything else, or a throw asks for redelivery. */
   onMessage(message: ReceivedMessage): boolean | Promise<boolean>
-  /** Default: 'commit' (kiteq-client-go's default listener commits). A throw answers 'unknown'. */
+  /**
+   * How the local transaction of a message this group sent ended, when the broker did not hear
+   * (its TX_ACK was lost, or the producer stopped before sending it). Without it the client answers
+   * 'unknown', as does a throw: the broker asks again, and dead-letters the message after its
+   * check budget. (kiteq-client-go's default listener answers 'commit', which can deliver a message
+   * whose transaction was rolled back.)
+   */
   onMessageCheck?(tx: TxCheck): TxDecision | Promise<TxDecision>
 }
 

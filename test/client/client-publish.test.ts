@@ -72,14 +72,21 @@ test('publish: snappy bodies on the wire are golang/snappy blocks (string: base6
   t.is(bytes.body.toString('hex'), '640061fe01008a0100')
 })
 
-test('publish: a store-ack with status=false is REJECTED with the broker\'s feedback, not retriable', async (t) => {
+test('publish: a store-ack with status=false is REJECTED with the broker\'s feedback; retriable only for an overflow or a failed store', async (t) => {
   const { client, topic } = await setup(t, 1, {}, {
-    store: (h: Header) => ({ messageId: h.messageId, status: false, feedback: 'UnSupport Topic Message!' }),
+    store: (h: Header) => ({ messageId: h.messageId, status: false, feedback: h.messageType }),
   })
-  const err = await t.throwsAsync(client.sendStringMessage({ topic, messageType: 'm', body: 'x' }))
-  t.is(code(err), ErrorCodes.REJECTED)
-  t.is(err?.message, 'UnSupport Topic Message!')
-  t.false((err as { retriable?: boolean }).retriable)
+  const refusal = async (feedback: string) => {
+    const err = await t.throwsAsync(client.sendStringMessage({ topic, messageType: feedback, body: 'x' }))
+    t.is(code(err), ErrorCodes.REJECTED)
+    t.is(err?.message, feedback)
+    return (err as { retriable?: boolean }).retriable
+  }
+  t.false(await refusal('UnSupport Topic Message!'))
+  t.false(await refusal('Expired Message! expiredTime 1 is in the past'))
+  t.true(await refusal('Store Result KiteQ OverFlow [127.0.0.1:13800]'))
+  t.true(await refusal('Store Result KiteQ OverFlow [broker stopping]'))
+  t.true(await refusal('Store Result false Cost:3'))
 })
 
 test('publish: no store-ack within publishTimeoutMs is TIMEOUT', async (t) => {
@@ -90,27 +97,47 @@ test('publish: no store-ack within publishTimeoutMs is TIMEOUT', async (t) => {
   t.true(Date.now() - started >= 90)
 })
 
-test('no ready broker: NO_BROKER before start(), and from start() once startTimeoutMs passes', async (t) => {
+test('no ready broker: a send before start() is a usage error; start() fails with NO_BROKER once startTimeoutMs passes', async (t) => {
   const gone = await FakeBroker.start()
   await gone.stop() // nobody listens on its port now
   const client = new KiteQClient(testClientOptions([gone], { startTimeoutMs: 200 }))
   const early = await t.throwsAsync(client.sendStringMessage({ topic: 't', messageType: 'm', body: 'x' }))
-  t.is(code(early), ErrorCodes.NO_BROKER)
-  t.true((early as { retriable?: boolean }).retriable)
+  t.is(code(early), ErrorCodes.INVALID_ARGUMENT)
+  t.regex(early!.message, /start\(\) has not been called/)
+  t.false((early as { retriable?: boolean }).retriable)
   client.setTopics(['t'])
   const err = await t.throwsAsync(client.start())
   t.is(code(err), ErrorCodes.NO_BROKER)
+  t.true((err as { retriable?: boolean }).retriable)
 })
 
-test('close(): a publish waiting for its store-ack fails with CONNECTION_CLOSED; later sends too', async (t) => {
+test('close(): a publish waiting for its store-ack gets it before connections close; sends after close() fail', async (t) => {
   const held = gate()
-  const { broker, client, topic } = await setup(t, 1, {}, { store: () => held.promise.then(() => null) })
+  const { broker, client, topic } = await setup(t, 1, {}, {
+    store: (h: Header) => held.promise.then(() => ({ messageId: h.messageId, status: true, feedback: 'Store Result true Cost:0' })),
+  })
   const pending = client.sendStringMessage({ topic, messageType: 'm', body: 'x' })
   await broker.waitForCmd(Cmd.STRING_MESSAGE)
-  await client.close()
-  t.is(code(await t.throwsAsync(pending)), ErrorCodes.CONNECTION_CLOSED)
+  let closed = false
+  const closing = client.close().then(() => (closed = true))
+  t.is(client.close(), client.close(), 'every close() waits for the same closing')
   t.is(code(await t.throwsAsync(client.sendStringMessage({ topic, messageType: 'm', body: 'x' }))), ErrorCodes.CONNECTION_CLOSED)
+  await new Promise((r) => setImmediate(r))
+  t.false(closed, 'close() waits for the store-ack')
   held.open()
+  t.regex((await pending).feedback, /Store Result true/)
+  await closing
+})
+
+test('close(): a publish still unanswered after publishTimeoutMs fails as the connection closes', async (t) => {
+  const { broker, client, topic } = await setup(t, 1, { publishTimeoutMs: 1000 }, { store: () => null })
+  const pending = client.sendStringMessage({ topic, messageType: 'm', body: 'x' })
+  await broker.waitForCmd(Cmd.STRING_MESSAGE)
+  const started = Date.now()
+  await client.close()
+  const err = await t.throwsAsync(pending)
+  t.true([ErrorCodes.CONNECTION_CLOSED, ErrorCodes.TIMEOUT].includes(code(err) as never), code(err))
+  t.true(Date.now() - started >= 900, 'close() waited publishTimeoutMs')
 })
 
 test('publish: brokers are picked at random among the ready ones', async (t) => {

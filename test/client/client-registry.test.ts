@@ -6,6 +6,8 @@ import { pathToFileURL } from 'node:url'
 import { bindDirect } from '../../binding/index.ts'
 import { BindRequestCodec, Cmd, ErrorCodes } from '../../protocol/index.ts'
 import { KiteQClient } from '../../client/index.ts'
+import { silentLogger } from '../../protocol/logger.ts'
+import { eventually } from '../helpers/clients.ts'
 import { FakeBroker, randomName } from './fake-broker.ts'
 
 function registryFile(t: { teardown(fn: () => unknown): void }) {
@@ -68,7 +70,8 @@ test('file registry: connects to the brokers of its topics only, and follows the
   t.is(a.connections.length, 0)
 
   const unlisted = await t.throwsAsync(client.sendStringMessage({ topic: 'nobody-serves-this', messageType: 'm', body: 'x' }))
-  t.is((unlisted as { code?: string }).code, ErrorCodes.NO_BROKER)
+  t.is((unlisted as { code?: string }).code, ErrorCodes.INVALID_ARGUMENT)
+  t.regex(unlisted!.message, /'nobody-serves-this' is neither in setTopics\(\) nor bound/)
 })
 
 test('file registry: a topic no broker serves fails start() with NO_BROKER; a missing file with CONFIG', async (t) => {
@@ -85,4 +88,31 @@ test('file registry: a topic no broker serves fails start() with NO_BROKER; a mi
   const missing = new KiteQClient({ groupId: 'g', registry: pathToFileURL(registry.path + '.nope').href, ...clientOptions })
   const config = await t.throwsAsync(missing.start())
   t.is((config as { code?: string }).code, ErrorCodes.CONFIG)
+})
+
+test('a broker given up after reconnect.maxRetries is dialled again once the registry lists it anew', async (t) => {
+  const a = await FakeBroker.start()
+  t.teardown(() => a.stop())
+  const down = await FakeBroker.start()
+  const port = down.port
+  await down.stop() // nobody listens on its port now
+  const topic = randomName('topic')
+  const registry = registryFile(t)
+  registry.write([[a, [topic]], [down, [topic]]])
+  const errors: string[] = []
+  const logger = { ...silentLogger, error: (_: unknown, msg?: string) => { errors.push(msg ?? '') }, child: () => logger }
+  const client = new KiteQClient({
+    ...clientOptions, registry: registry.uri, groupId: randomName('p'), logger, startTimeoutMs: 300,
+    connection: { heartbeat: false, reconnect: { initialDelayMs: 5, maxDelayMs: 5, maxRetries: 1 } },
+  })
+  t.teardown(() => client.close())
+  client.setTopics([topic])
+  await client.start() // the topic has a ready broker: the other is tolerated
+  await eventually(() => errors.includes('giving up on broker'), 5000, 'the client gave up on the broker')
+  const back = await FakeBroker.start({}, port)
+  t.teardown(() => back.stop())
+  const up = nextEvent(client, 'broker-up', back.address)
+  registry.write([[a, [topic]], [back, [topic, 'another']]])
+  await up
+  t.is(back.framesOf(Cmd.CONN_META).length, 1)
 })

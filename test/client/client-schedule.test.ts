@@ -83,8 +83,9 @@ test('combining: priority cancelled > rescheduled > already-delivered > refused 
   t.is(combineScheduleOutcomes([o('not-found')], true), undefined)
 })
 
-test('schedule without a ready broker is NO_BROKER', async (t) => {
+test('schedule before start() is a usage error, not a broker outage', async (t) => {
   const client = new KiteQClient(testClientOptions([], { brokers: ['127.0.0.1:1'] }))
   const err = await t.throwsAsync(client.cancel('t', client.messageId()))
-  t.is((err as { code?: string }).code, ErrorCodes.NO_BROKER)
+  t.is((err as { code?: string }).code, ErrorCodes.INVALID_ARGUMENT)
+  t.false((err as { retriable?: boolean }).retriable)
 })

@@ -69,6 +69,10 @@ test('invalid messages are INVALID_ARGUMENT', (t) => {
     { ...base, properties: { a: 1 } },
     { ...base, deliverAt: new Date('nonsense') },
     { ...base, delayMs: -1 },
+    // past 2^53 a number is no whole millisecond; past 2^63 it would wrap to a negative int64 on the wire
+    { ...base, delayMs: 1e19 },
+    { ...base, deliverAt: 2 ** 63 },
+    { ...base, deliverAt: 1e20 },
     null,
   ]
   for (const msg of bad) {
