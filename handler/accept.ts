@@ -1,4 +1,4 @@
-/** Decodes a published message and applies the broker-wide accept limit (off by default). */
+/** Decodes a published message; refuses it while the broker stops, and past the broker-wide accept limit (off by default). */
 import { TokenBucket } from '../binding/rate-limiter.ts'
 import { STOP, type Handler } from '../pipe/pipeline.ts'
 import { RawMessageCodec } from '../protocol/messages.ts'
@@ -15,6 +15,12 @@ export function createAcceptHandler(broker: BrokerContext): Handler<PublishConte
     ctx.body = Buffer.from(message.body)
     ctx.receivedAtMs = broker.clock.now()
     broker.stats.received(ctx.header.topic, ctx.header.groupId)
+    if (broker.stopping) {
+      // what is under way finishes before connections close; a new message would lose its ack
+      broker.stats.count('rejected')
+      replyStoreAck(ctx.conn, ctx.frame.opaque, ctx.header.messageId, false, 'Store Result KiteQ OverFlow [broker stopping]')
+      return STOP
+    }
     if (limiter !== undefined && limiter.tryTake(ctx.receivedAtMs) > 0) {
       broker.stats.count('rejected')
       broker.stats.count('throttled')

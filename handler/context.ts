@@ -70,6 +70,8 @@ export interface BrokerContext {
   readonly logger: Logger
   readonly stats: BrokerStats
   readonly dueFlow: DueFlow
+  /** A graceful stop has begun: no new messages are taken in. */
+  readonly stopping: boolean
   isServedTopic(topic: string): boolean
   /** The delivery target standing for `groupId`, if that group is not made of connections. */
   targetFor(groupId: string): DeliveryTarget | undefined
@@ -80,8 +82,12 @@ export interface BrokerContext {
   /** Remembers that every group received `messageId` (answers "already delivered" later). */
   markDelivered(topic: string, messageId: string): void
   wasDelivered(topic: string, messageId: string): boolean
-  /** Resolves when a delivery round of this message now in progress has finished (at once if none). */
-  deliverySettled(topic: string, messageId: string): Promise<void>
+  /**
+   * Waits until no work on the message is under way, then keeps new work from starting (deliveries,
+   * fires) until the returned release is called. Work skipped meanwhile is not made up for: the
+   * holder must schedule the message again if it leaves it stored.
+   */
+  holdForChange(topic: string, messageId: string): Promise<() => void>
 }
 
 /** One inbound packet on its way through a chain. */

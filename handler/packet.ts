@@ -7,6 +7,7 @@ import { compilePipeline, type Pipeline } from '../pipe/pipeline.ts'
 import { Cmd, cmdName } from '../protocol/commands.ts'
 import { ProtocolError } from '../protocol/errors.ts'
 import type { Frame } from '../protocol/frame.ts'
+import { UnderWay } from '../protocol/under-way.ts'
 import type { Connection } from '../remoting/connection.ts'
 import { createAcceptHandler } from './accept.ts'
 import { createAccessHandler } from './access.ts'
@@ -19,7 +20,13 @@ import { createScheduleHandler } from './schedule.ts'
 import { createTxAckHandler } from './tx-ack.ts'
 import { createValidateHandler } from './validate.ts'
 
-export function createPacketDispatcher(broker: BrokerContext) {
+export interface PacketDispatcher {
+  onFrame(frame: Frame, conn: Connection): void
+  /** Resolves once no packet's chain is under way (a publish waiting for its store write, say). */
+  settled(): Promise<void>
+}
+
+export function createPacketDispatcher(broker: BrokerContext): PacketDispatcher {
   const onError = (err: unknown, ctx: PacketContext, stage: string) => {
     if (err instanceof ProtocolError) {
       broker.logger.warn({ conn: ctx.conn.label, stage, code: err.code, err: err.message }, 'malformed packet, closing connection')
@@ -43,7 +50,9 @@ export function createPacketDispatcher(broker: BrokerContext) {
   chains.set(Cmd.BYTES_MESSAGE, publish as Pipeline<PacketContext>)
   chains.set(Cmd.STRING_MESSAGE, publish as Pipeline<PacketContext>)
 
-  return function onFrame(frame: Frame, conn: Connection): void {
+  const underWay = new UnderWay()
+
+  function onFrame(frame: Frame, conn: Connection): void {
     const chain = chains.get(frame.cmdType)
     if (chain === undefined) {
       // KiteQ ignores commands it does not know; so do we (a late DELIVER_ACK lands here too)
@@ -52,6 +61,12 @@ export function createPacketDispatcher(broker: BrokerContext) {
     }
     // every field present from the start, so all contexts share one shape
     const ctx: PublishContext = { conn, frame, session: undefined, header: undefined!, body: undefined!, receivedAtMs: 0, deliverAtMs: 0 }
-    chain.run(ctx)
+    underWay.begin()
+    chain.run(ctx, underWay.end)
+  }
+
+  return {
+    onFrame,
+    settled: () => underWay.idle(),
   }
 }

@@ -16,7 +16,7 @@ import {
 import { createDeliverPreHandler } from '../handler/deliver-pre.ts'
 import { createDeliverQosHandler } from '../handler/deliver-qos.ts'
 import { createDeliverResultHandler } from '../handler/deliver-result.ts'
-import { createPacketDispatcher } from '../handler/packet.ts'
+import { createPacketDispatcher, type PacketDispatcher } from '../handler/packet.ts'
 import { checkBackTransaction } from '../handler/tx-check.ts'
 import { ErrorCodes, KiteQError } from '../protocol/errors.ts'
 import { silentLogger, type Logger } from '../protocol/logger.ts'
@@ -60,6 +60,8 @@ export interface KiteQServerOptions {
   retry?: RetryPolicy
   txCheck?: Partial<TxCheckPolicy>
   offlineRetryMs?: number
+  /** A delivery or fired entry whose store call failed is fired again this much later. */
+  storeFailureRetryMs?: number
   /** Broker-wide accept limit in messages per second; 0 = none. */
   acceptPermitsPerSecond?: number
   /** Scheduler-fired messages between their store read and their sends at once (server/due-pump.ts). */
@@ -89,6 +91,11 @@ export const serverDefaults = {
   dueGroupWindow: duePumpDefaults.groupWindow,
   dueTopicQueue: duePumpDefaults.topicQueueLimit,
   deliveredMemory: 500_000,
+  /**
+   * A delivery round or fired entry whose store call failed is tried again this much later: its
+   * row still holds a due time the scheduler has passed, so nothing else would ever fire it.
+   */
+  storeFailureRetryMs: 5_000,
 } as const
 
 export function parseHostPort(address: string, what = 'address'): { host: string; port: number } {
@@ -121,6 +128,7 @@ export class KiteQServer implements BrokerContext {
   readonly #duePump: DuePump
   #tcp: TcpServer | undefined
   #stopping = false
+  #packets: PacketDispatcher | undefined
   /** When this broker (re)started: delayed messages due before it fell due while it was down. */
   #startedAtMs = 0
 
@@ -164,8 +172,11 @@ export class KiteQServer implements BrokerContext {
       onDue: (entries) => this.#duePump.add(entries),
       backlog: () => this.#duePump.backlog,
     })
-    const onError = (err: unknown, ctx: DeliveryContext, stage: string) =>
-      this.logger.error({ stage, code: (err as { code?: string }).code, err: (err as Error).message, messageId: ctx.message.messageId }, 'delivery failed')
+    const onError = (err: unknown, ctx: DeliveryContext, stage: string) => {
+      const m = ctx.message
+      this.logger.error({ stage, code: (err as { code?: string }).code, err: (err as Error).message, messageId: m.messageId }, 'delivery failed')
+      if (!ctx.fly) this.#retryAfterFailure(m.topic, m.messageId)
+    }
     this.#deliveryChain = compilePipeline('deliver', [
       createDeliverPreHandler(this), createDeliverQosHandler(this), createDeliverResultHandler(this),
     ], onError)
@@ -221,7 +232,7 @@ export class KiteQServer implements BrokerContext {
     await this.#restoreClientBindings()
     await this.#scheduler.start()
     const { host, port } = parseHostPort(this.#options.bind, 'bind')
-    const dispatch = createPacketDispatcher(this)
+    const packets = (this.#packets = createPacketDispatcher(this))
     this.#tcp = await listenTcp({
       ...this.#options.connection,
       logger: this.logger,
@@ -232,7 +243,7 @@ export class KiteQServer implements BrokerContext {
           conn.close()
           return
         }
-        conn.setFrameHandler(dispatch)
+        conn.setFrameHandler(packets.onFrame)
         conn.once('close', (reason) => {
           const session = this.sessions.remove(conn)
           if (session !== undefined) {
@@ -248,7 +259,7 @@ export class KiteQServer implements BrokerContext {
         await registry.start({ address: this.#options.advertisedAddress ?? `${this.#tcp.host}:${this.#tcp.port}`, topics: this.topics })
       } catch (err) {
         // an embedding application must not be left with a half-started broker
-        this.#scheduler.stop()
+        await this.#scheduler.stop()
         this.#tcp.closeAll()
         await this.#tcp.stopAccepting()
         await this.store.stop()
@@ -261,8 +272,9 @@ export class KiteQServer implements BrokerContext {
   }
 
   /**
-   * Graceful stop: no new connections or scheduled work, in-flight publishes and deliveries finish
-   * (bounded by the delivery timeout), then connections close and the store stops.
+   * Graceful stop: no new connections, messages (refused, retriable) or scheduled work; publishes,
+   * deliveries and a scheduler load under way finish (bounded by the delivery timeout), then
+   * connections close and the store stops.
    */
   async stop(): Promise<void> {
     if (this.#stopping) return
@@ -271,13 +283,13 @@ export class KiteQServer implements BrokerContext {
     // withdraw from the registry first, so clients stop picking this broker while it drains
     await this.#options.registry?.close().catch((err: Error) => this.logger.warn({ err: err.message }, 'registry close failed'))
     const accepting = this.#tcp?.stopAccepting()
-    this.#scheduler.stop()
+    const schedulerStopped = this.#scheduler.stop()
     this.#duePump.stop()
     // a timer that holds the process until the deadline (a work that never ends must not let it exit
     // half-stopped), cleared as soon as every work has ended
     let deadline: NodeJS.Timeout | undefined
     const drainDeadline = new Promise((resolve) => (deadline = setTimeout(resolve, this.settings.deliveryTimeoutMs + 1000)))
-    await Promise.race([this.#inFlight.allEnded(), drainDeadline])
+    await Promise.race([Promise.all([this.#inFlight.allEnded(), this.#packets?.settled(), schedulerStopped]), drainDeadline])
     clearTimeout(deadline)
     this.#tcp?.closeAll()
     await accepting
@@ -286,6 +298,10 @@ export class KiteQServer implements BrokerContext {
   }
 
   // ------------------------------------------------------------------------- BrokerContext
+
+  get stopping(): boolean {
+    return this.#stopping
+  }
 
   isServedTopic(topic: string): boolean {
     return this.#topics.has(topic)
@@ -344,8 +360,11 @@ export class KiteQServer implements BrokerContext {
     return this.#delivered.has(topic, messageId)
   }
 
-  async deliverySettled(topic: string, messageId: string): Promise<void> {
-    await this.#inFlight.ended(topic, messageId)
+  async holdForChange(topic: string, messageId: string): Promise<() => void> {
+    // checked again after each wait: other work may have begun before this continuation ran
+    for (let under = this.#inFlight.ended(topic, messageId); under !== undefined; under = this.#inFlight.ended(topic, messageId)) await under
+    const work = this.#inFlight.begin(topic, messageId)
+    return () => this.#inFlight.end(topic, messageId, work)
   }
 
   // ------------------------------------------------------------------------------- internals
@@ -383,6 +402,7 @@ export class KiteQServer implements BrokerContext {
     const failed = (err: Error) => {
       this.logger.error({ err: err.message, code: (err as KiteQError).code, messageId }, 'scheduled work failed')
       done()
+      this.#retryAfterFailure(topic, messageId)
     }
     this.store.get(topic, messageId, entry.ref).then((m) => {
       try {
@@ -405,6 +425,12 @@ export class KiteQServer implements BrokerContext {
     else if (!message.commit) checkBackTransaction(this, message).then(done, failed)
     else if (this.#fellDueWhileDown(message)) this.#deadLetterOverdue(message).then(done, failed)
     else this.#runDelivery(message, false, now, done, dispatched)
+  }
+
+  /** Fires the message again later; on that fire it is re-read, so whatever did reach the store counts. */
+  #retryAfterFailure(topic: string, messageId: string): void {
+    const retryMs = this.#options.storeFailureRetryMs ?? serverDefaults.storeFailureRetryMs
+    this.schedule({ topic, messageId, nextDeliverAtMs: this.clock.now() + retryMs })
   }
 
   #fellDueWhileDown(m: StoredMessage): boolean {

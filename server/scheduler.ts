@@ -105,7 +105,8 @@ export class Scheduler {
     this.#armLoader()
   }
 
-  stop(): void {
+  /** Stops firing and loading; resolves once a load under way has stopped reading the store. */
+  async stop(): Promise<void> {
     this.#running = false
     this.#loadTimer?.cancel()
     this.#wheel.stop()
@@ -114,6 +115,7 @@ export class Scheduler {
       wake()
     }
     this.#retryWaits.clear()
+    await this.#loading
   }
 
   /**
@@ -141,6 +143,7 @@ export class Scheduler {
 
   /** Tells the scheduler a message's nextDeliverAtMs (already persisted) is `entry.nextDeliverAtMs`. */
   schedule(entry: DueEntry): void {
+    if (!this.#running) return
     if (this.#scheduledDuringLoad !== undefined) this.#scheduledDuringLoad.push(entry)
     else if (compareDue(entry, this.#cursor) <= 0) this.#toWheel(entry)
     // else: the loader will find it in the store when its time is near
@@ -148,6 +151,7 @@ export class Scheduler {
 
   /** Runs one loader pass now (also what the loader's timer does). */
   loadNow(): Promise<void> {
+    if (!this.#running) return Promise.resolve()
     this.#loading ??= this.#load().finally(() => (this.#loading = undefined))
     return this.#loading
   }
@@ -159,6 +163,7 @@ export class Scheduler {
     for (const entry of overflow) this.#toWheel(entry)
     this.#blockedByCapacity = false
     for (;;) {
+      if (!this.#running) return
       if (this.#wheel.size + this.#backlog() >= this.#maxInMemory) {
         this.#blockedByCapacity = true
         return
@@ -168,6 +173,7 @@ export class Scheduler {
       try {
         const after = this.#cursor === BEFORE_EVERYTHING ? undefined : this.#cursor
         page = await this.#store.dueBetween(this.#cursor.nextDeliverAtMs, horizon, this.#pageSize, after)
+        if (!this.#running) return
       } catch (err) {
         this.#logger.error({ err: (err as Error).message, code: (err as { code?: string }).code }, 'scheduler could not read the store; retrying')
         this.#flushScheduledDuringLoad()

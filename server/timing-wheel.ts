@@ -26,6 +26,7 @@ export class TimingWheel<T> {
   #timer: TimerHandle | undefined
   #timerAt = Infinity
   #firing = false
+  #stopped = false
 
   constructor(options: TimingWheelOptions<T>) {
     const slots = options.slots ?? 65_536
@@ -67,7 +68,9 @@ export class TimingWheel<T> {
     return true
   }
 
+  /** Fires nothing more; items scheduled afterwards are held but never fired. */
   stop(): void {
+    this.#stopped = true
     this.#timer?.cancel()
     this.#timer = undefined
     this.#timerAt = Infinity
@@ -104,6 +107,7 @@ export class TimingWheel<T> {
   }
 
   #arm(at: number): void {
+    if (this.#stopped) return
     this.#timer?.cancel()
     this.#timerAt = at
     this.#timer = this.#clock.setTimer(() => this.advance(), at - this.#clock.now())

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { bindDirect } from '../../binding/binding.ts'
 import { ManualClock } from '../../server/clock.ts'
+import { MemoryStore } from '../../store/memory-store.ts'
+import type { StoredMessage } from '../../store/message-store.ts'
 import { openStore } from '../../store/open-store.ts'
 import { randomName, startBroker } from '../helpers/broker.ts'
 import { eventually, startConsumer, startProducer } from '../helpers/clients.ts'
@@ -118,6 +120,70 @@ test('cancel before firing, cancel after (already delivered), unknown id, resche
   await consumer.waitFor(2, 5000)
   t.like(await producer.reschedule(topic, producer.messageId(), Date.now()), { result: 'not-found' })
   t.like(await producer.reschedule(topic, cancelled.messageId, Date.now() + 365 * 86400_000 + 60_000), { result: 'not-found' })
+  await close()
+})
+
+/**
+ * A memory store whose held read takes its rows when issued and hands them over only when let go,
+ * as a store across the network (mysql://) does with a round trip in between.
+ */
+class SlowReadStore extends MemoryStore {
+  reads = 0
+  #held: { entered: () => void; gate: Promise<void> } | undefined
+  /** The next read waits for `letGo`; `entered` resolves once it was issued. */
+  holdNextRead(): { entered: Promise<void>; letGo: () => void } {
+    let letGo!: () => void
+    let entered!: () => void
+    const gate = new Promise<void>((resolve) => (letGo = resolve))
+    const wasEntered = new Promise<void>((resolve) => (entered = resolve))
+    this.#held = { entered, gate }
+    return { entered: wasEntered, letGo }
+  }
+
+  override get(topic: string, messageId: string): Promise<StoredMessage | undefined> {
+    this.reads++
+    const rows = super.get(topic, messageId)
+    const held = this.#held
+    if (held === undefined) return rows
+    this.#held = undefined
+    held.entered()
+    return held.gate.then(() => rows)
+  }
+}
+
+test('no delivery starts while a cancel is under way: a message answered "cancelled" never arrives', async (t) => {
+  const clock = new ManualClock(Date.now())
+  const store = new SlowReadStore()
+  const { topic, consumer, producer, broker, close } = await setup({ clock, store })
+  const { messageId } = await producer.sendStringMessage({ topic, messageType: 'm', body: 'x', deliverAt: clock.now() + 1000 })
+  const hold = store.holdNextRead()
+  const answer = broker.server.cancel(topic, messageId)
+  await hold.entered
+  const readsBefore = store.reads
+  clock.advance(1000) // the message falls due while the cancel's read is on its way
+  t.is(store.reads, readsBefore, 'the fire did not read the message the cancel holds')
+  hold.letGo()
+  t.like(await answer, { result: 'cancelled' })
+  await new Promise((r) => setTimeout(r, 200))
+  t.is(consumer.received.length, 0)
+  t.is(await store.get(topic, messageId), undefined)
+  await close()
+})
+
+test('a fire skipped while a refused cancel held the message is made up for', async (t) => {
+  const clock = new ManualClock(Date.now())
+  const store = new SlowReadStore()
+  const { topic, consumer, producer, broker, close } = await setup({ clock, store })
+  const { messageId } = await producer.sendStringMessage({ topic, messageType: 'm', body: 'x', deliverAt: clock.now() + 1000 })
+  const hold = store.holdNextRead()
+  const answer = broker.server.reschedule(topic, messageId, clock.now() + 400 * 86400_000)
+  await hold.entered
+  clock.advance(1000)
+  hold.letGo()
+  t.like(await answer, { result: 'refused' }, 'more than a year ahead')
+  clock.advance(1)
+  const [m] = await consumer.waitFor(1)
+  t.is(m.messageId, messageId)
   await close()
 })
 

@@ -1,6 +1,8 @@
 import test from 'ava'
 import { bindDirect, bindFanout } from '../../binding/binding.ts'
 import { windowedRetryPolicy } from '../../server/retry-policy.ts'
+import { MemoryStore } from '../../store/memory-store.ts'
+import type { DeliveryUpdate, StoredMessage } from '../../store/message-store.ts'
 import { randomName, startBroker } from '../helpers/broker.ts'
 import { eventually, startConsumer, startProducer } from '../helpers/clients.ts'
 
@@ -60,6 +62,43 @@ test('deliverLimit reached: the message moves to the dead-letter list with that 
   t.is(dead.reason, 'deliverLimit 5 reached')
   t.is(consumer.attempts.get(messageId), 5)
   t.deepEqual(dead.message.failGroups, [group])
+  await Promise.all([consumer.client.close(), producer.close(), broker.server.stop()])
+})
+
+/** A memory store whose next `failures.update` updateDelivery calls and `failures.get` gets fail, as a busy disk would. */
+class FailingStore extends MemoryStore {
+  readonly failures = { update: 0, get: 0 }
+  override async updateDelivery(topic: string, messageId: string, update: DeliveryUpdate): Promise<void> {
+    if (this.failures.update > 0 && this.failures.update--) throw new Error('disk busy')
+    return super.updateDelivery(topic, messageId, update)
+  }
+  override async get(topic: string, messageId: string): Promise<StoredMessage | undefined> {
+    if (this.failures.get > 0 && this.failures.get--) throw new Error('disk busy')
+    return super.get(topic, messageId)
+  }
+}
+
+test('a store call that fails during a delivery or a fire does not strand the message: it is fired again', async (t) => {
+  const topic = randomName('t')
+  const store = new FailingStore()
+  const broker = await startBroker({ topics: [topic], store, retry: quickRetry, storeFailureRetryMs: 100 })
+  const group = randomName('s')
+  // refused three times: the round that schedules the backoff writes to the store, and that write fails
+  const consumer = await startConsumer({ address: broker.address, group, bindings: [bindDirect(group, topic, 'm')], decide: (_m, attempt) => attempt > 3 })
+  const producer = await startProducer(broker.address, randomName('p'), [topic])
+  store.failures.update = 1
+  const retried = await producer.sendStringMessage({ topic, messageType: 'm', body: 'retried' })
+  await consumer.waitFor(1)
+  t.is(store.failures.update, 0, 'the write failed once')
+  t.is(consumer.attempts.get(retried.messageId), 4)
+  // a delayed message whose read at its fire fails
+  const deliverAt = Date.now() + 300
+  const delayed = await producer.sendStringMessage({ topic, messageType: 'm', body: 'delayed', deliverAt })
+  store.failures.get = 1
+  const [, second] = await consumer.waitFor(2)
+  t.is(second.messageId, delayed.messageId)
+  t.is(store.failures.get, 0, 'the read failed once')
+  for (const { messageId } of [retried, delayed]) await eventually(async () => (await store.get(topic, messageId)) === undefined)
   await Promise.all([consumer.client.close(), producer.close(), broker.server.stop()])
 })
 

@@ -112,3 +112,40 @@ test('a page boundary between two topics\' messages of the same id and time lose
   clock.advance(400)
   t.deepEqual(fired.sort(), ['a/7', 'b/7', 't/1', 't/9'])
 })
+
+test('stop waits for a load under way; nothing is read, put in the wheel or fired after it', async (t) => {
+  const clock = new ManualClock(1_000_000)
+  let reads = 0
+  let letGo: (() => void) | undefined
+  class GatedStore extends MemoryStore {
+    override async dueBetween(...args: Parameters<MemoryStore['dueBetween']>): Promise<DueEntry[]> {
+      reads++
+      if (letGo === undefined) await new Promise<void>((resolve) => (letGo = resolve))
+      return super.dueBetween(...args)
+    }
+  }
+  const store = new GatedStore()
+  letGo = () => {} // start() reads freely
+  const fired: DueEntry[] = []
+  const scheduler = new Scheduler({ store, clock, windowMs: 10_000, loadIntervalMs: 1000, pageSize: 1, onDue: (e) => fired.push(...e) })
+  await scheduler.start()
+  for (let i = 1; i <= 3; i++) await store.save(message(i, clock.now() + 2000 + i))
+  letGo = undefined
+  reads = 0
+  const loading = scheduler.loadNow()
+  await settle()
+  t.is(reads, 1, 'the load is waiting for its first page')
+  let stopped = false
+  const stopping = scheduler.stop().then(() => (stopped = true))
+  await settle()
+  t.false(stopped, 'stop waits for the read under way')
+  letGo!()
+  await Promise.all([loading, stopping])
+  t.is(reads, 1, 'no page read after stop')
+  t.is(scheduler.inMemory, 0, 'the page read under way was not put in the wheel')
+  scheduler.schedule({ topic: 't', messageId: message(9, 0).messageId, nextDeliverAtMs: clock.now() + 10 })
+  clock.advance(10_000)
+  await settle()
+  t.deepEqual(fired, [])
+  t.is(reads, 1)
+})
