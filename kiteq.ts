@@ -50,19 +50,35 @@ export const cliDefaults = {
 } as const
 
 type CliOptions = { -readonly [K in keyof typeof cliDefaults]: (typeof cliDefaults)[K] extends number ? number : string }
+type NumberOption = { [K in keyof CliOptions]: CliOptions[K] extends number ? K : never }[keyof CliOptions]
+
+/** What each number option accepts: above 0, or a least or a most value; whole numbers only. */
+const numberRules: Record<NumberOption, { positive?: true; min?: number; max?: number; whole?: true }> = {
+  pport: { max: 65535, whole: true }, // ≤ 0 turns the HTTP port off
+  deliverySeconds: { positive: true },
+  acceptPermits: { min: 0 },
+  txCheckFirstSeconds: { min: 0 },
+  txCheckIntervalSeconds: { positive: true },
+  txCheckMax: { min: 1, whole: true },
+  maxDelaySeconds: { positive: true },
+  dueGroupWindow: { min: 1, whole: true },
+  dueTopicQueue: { min: 2, whole: true },
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
 
 const descriptions: Record<keyof CliOptions, string> = {
   bind: 'host:port to listen on',
   pport: 'HTTP port for /stat, /binds, /reload, /metrics, the JSON API /api/* and the web console (on the bind host); ≤ 0 disables it',
   adminToken: 'enables admin actions on the HTTP port (cancel, reschedule, re-drive, reload) for Authorization: Bearer <token>; unset, they are refused',
-  protectReads: '-protectReads=true: the HTTP port\'s read-only pages need the admin token too',
+  protectReads: '-protectReads (or =true): the HTTP port\'s read-only pages need the admin token too',
   db: 'message store URI: sqlite://path.db (default, embedded; fsync=batch|interval|never, walLimitBytes=N), file://dir, mysql://host:port?db=kite&user=…, memory:// (maxMessages=N); every parameter: README.md, "Stores and durability"',
   topics: 'comma-separated topics this broker serves (required)',
   zkhost: 'ZooKeeper hosts, host:port[,host:port] (same as -registry=zk://…)',
   registry: 'registry URI: file:///path/registry.yaml or zk://host:port[,host:port][?sessionTimeoutMs=N]',
   secrets: 'per-group secrets, group:secret[,group:secret]; when set, only these groups may connect',
   config: 'a YAML or JSON file holding any of these options',
-  logLevel: 'log level: trace, debug, info, warn, error, silent',
+  logLevel: `log level: ${LOG_LEVELS.join(', ')}`,
   deliverySeconds: 'seconds a consumer has to answer a delivery',
   acceptPermits: 'broker-wide accept limit in messages per second (0 = none)',
   txCheckFirstSeconds: 'first check-back of an undecided transaction after this many seconds',
@@ -104,15 +120,32 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
   if (parsed.help) return { ...cliDefaults, help: true } as unknown as CliOptions
 
   const explicit = new Set(argv.map((a) => /^--?([A-Za-z]+)/.exec(a)?.[1]).filter(Boolean))
-  const fromFile = parsed.config ? readConfigFile(String(parsed.config)) : {}
+  // yargs hands a flag given without a value its default: say so rather than run on the default
+  for (const name of flagsWithoutValue(argv)) {
+    if (name === 'protectReads') parsed.protectReads = 'true'
+    else if (name !== 'help' && name in cliDefaults) throw configError(`-${name} needs a value: -${name}=…`)
+  }
+  const envOf = (name: string) => env[`KITEQ_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`]
+  const configPath = explicit.has('config') ? String(parsed.config) : envOf('config') ?? ''
+  const fromFile = configPath !== '' ? readConfigFile(configPath) : {}
   const options = { ...cliDefaults } as Record<string, unknown>
   for (const name of Object.keys(cliDefaults)) {
-    const envValue = env[`KITEQ_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`]
+    const envValue = envOf(name)
     if (explicit.has(name)) options[name] = parsed[name]
     else if (envValue !== undefined) options[name] = envValue
     else if (name in fromFile) options[name] = fromFile[name]
   }
   return validate(options)
+}
+
+/** Flags written bare (`-name`, not `-name=value` nor `--name value`). */
+function flagsWithoutValue(argv: string[]): string[] {
+  return argv.flatMap((arg, i) => {
+    const name = /^--?([A-Za-z]+)$/.exec(arg)?.[1]
+    const next = argv[i + 1]
+    const valueFollows = next !== undefined && (!next.startsWith('-') || /^-\d/.test(next))
+    return name !== undefined && !valueFollows ? [name] : []
+  })
 }
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -126,7 +159,8 @@ function readConfigFile(path: string): Record<string, unknown> {
   try {
     doc = parseYaml(text) // YAML is a superset of JSON
   } catch (err) {
-    throw configError(`-config ${path} does not parse: ${(err as Error).message}`)
+    // the parser's message goes on with the offending lines and a caret: its first line says it
+    throw configError(`-config ${path} does not parse: ${(err as Error).message.split('\n')[0]}`)
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw configError(`-config ${path} must be a mapping of option names`)
   const unknown = Object.keys(doc).filter((k) => !(k in cliDefaults))
@@ -137,36 +171,43 @@ function readConfigFile(path: string): Record<string, unknown> {
   for (const k of ['topics', 'secrets', 'overdueToDeadLetter', 'kafka'] as const) {
     if (Array.isArray(out[k])) out[k] = (out[k] as unknown[]).join(',')
     else if (k === 'secrets' && out[k] !== null && typeof out[k] === 'object') {
-      out[k] = Object.entries(out[k] as Record<string, unknown>).map(([g, s]) => `${g}:${String(s)}`).join(',')
+      out[k] = Object.entries(out[k] as Record<string, unknown>).map(([g, s]) => `${g}:${scalarText(s, `secrets.${g}`)}`).join(',')
     }
   }
   return out
+}
+
+/** A config file's value for a text option: YAML may hand in a number or a boolean, never a structure. */
+function scalarText(value: unknown, name: string): string {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value)
+  throw configError(`-${name}: expected a single value, got ${Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : typeof value}`)
+}
+
+function numberOption(name: NumberOption, value: unknown): number {
+  // '' (a bare flag) and true are no numbers, though Number() makes them 0 and 1
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN
+  if (!Number.isFinite(n)) throw configError(`-${name}: '${String(value)}' is not a number`)
+  const { positive, min, max, whole } = numberRules[name]
+  if (positive && !(n > 0)) throw configError(`-${name} must be positive, got ${n}`)
+  if ((whole && !Number.isInteger(n)) || (min !== undefined && n < min) || (max !== undefined && n > max)) {
+    const range = min !== undefined ? `of at least ${min}` : `of at most ${max}`
+    throw configError(`-${name} must be ${whole ? 'a whole number' : 'a number'} ${range}, got ${n}`)
+  }
+  return n
 }
 
 function validate(raw: Record<string, unknown>): CliOptions {
   const out = {} as Record<string, unknown>
   for (const [name, fallback] of Object.entries(cliDefaults)) {
     const value = raw[name]
-    if (typeof fallback === 'number') {
-      const n = typeof value === 'number' ? value : Number(value)
-      if (!Number.isFinite(n)) throw configError(`-${name}: '${String(value)}' is not a number`)
-      out[name] = n
-    } else {
-      out[name] = value === undefined || value === null ? '' : String(value)
-    }
+    if (typeof fallback === 'number') out[name] = numberOption(name as NumberOption, value)
+    else out[name] = value === undefined || value === null ? '' : scalarText(value, name)
   }
   const o = out as CliOptions
   parseHostPort(o.bind, '-bind')
-  if (o.topics.trim() === '') throw configError('-topics is required: the comma-separated topics this broker serves')
-  if (o.deliverySeconds <= 0) throw configError(`-deliverySeconds must be positive, got ${o.deliverySeconds}`)
-  if (o.txCheckMax < 1) throw configError(`-txCheckMax must be at least 1, got ${o.txCheckMax}`)
-  if (o.maxDelaySeconds <= 0) throw configError(`-maxDelaySeconds must be positive, got ${o.maxDelaySeconds}`)
-  if (!Number.isInteger(o.dueGroupWindow) || o.dueGroupWindow < 1) throw configError(`-dueGroupWindow must be a whole number of at least 1, got ${o.dueGroupWindow}`)
-  if (!Number.isInteger(o.dueTopicQueue) || o.dueTopicQueue < 2) throw configError(`-dueTopicQueue must be a whole number of at least 2, got ${o.dueTopicQueue}`)
+  if (topicList(o.topics).length === 0) throw configError('-topics is required: the comma-separated topics this broker serves')
   if (protectReadsOf(o) && o.adminToken === '') throw configError('-protectReads needs -adminToken: the token is what read-only pages are protected with')
-  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(o.logLevel)) {
-    throw configError(`-logLevel '${o.logLevel}' is not one of trace, debug, info, warn, error, silent`)
-  }
+  if (!LOG_LEVELS.includes(o.logLevel)) throw configError(`-logLevel '${o.logLevel}' is not one of ${LOG_LEVELS.join(', ')}`)
   if (o.registry !== '' && !/^(file|zk):\/\//.test(o.registry)) throw configError(`-registry '${o.registry}' must start with file:// or zk://`)
   if (o.zkhost !== '' && o.registry !== '') throw configError('give -zkhost or -registry, not both')
   const zk = o.zkhost !== '' ? o.zkhost : o.registry.startsWith('zk://') ? o.registry : ''
@@ -191,11 +232,11 @@ function parseSecrets(spec: string): Record<string, string> | undefined {
   return out
 }
 
-/** -protectReads=true|1 or false|0 (a value is needed: a bare string flag reads as its default). */
+/** -protectReads, -protectReads=true|1 or false|0 (a bare flag arrives as ''). */
 function protectReadsOf(o: CliOptions): boolean {
   const v = o.protectReads.trim().toLowerCase()
-  if (v === 'true' || v === '1') return true
-  if (v === 'false' || v === '0' || v === '') return false
+  if (v === 'true' || v === '1' || v === '') return true
+  if (v === 'false' || v === '0') return false
   throw configError(`-protectReads '${o.protectReads}' must be true or false`)
 }
 
@@ -237,13 +278,23 @@ export function createServer(o: CliOptions, logger: Logger, deliveryTargets?: re
   })
 }
 
+/** Puts the flag in a socket error's message ("listen EADDRINUSE …" alone does not say which port). */
+function blame(flag: string, value: string): (err: Error & { syscall?: string }) => never {
+  return (err) => {
+    if (err.syscall !== 'listen') throw err
+    throw new KiteQError(ErrorCodes.CONFIG, `${flag}=${value}: ${err.message}`, { cause: err })
+  }
+}
+
 async function main(): Promise<void> {
   let options: CliOptions
   let server: KiteQServer
   try {
     options = parseCli(process.argv.slice(2))
     if ((options as unknown as { help?: boolean }).help) return
-    const logger = pino({ level: options.logLevel }) as unknown as Logger
+    // written synchronously: pino's asynchronous stdout retries a write to a closed pipe forever
+    // when the process exits (a log reader gone: SIGTERM never finished)
+    const logger = pino({ level: options.logLevel }, pino.destination({ dest: 1, sync: true })) as unknown as Logger
     const metrics = options.pport > 0 ? new BrokerMetrics() : undefined
     const bridge = createKafkaBridge(options, logger, metrics)
     server = createServer(options, logger, bridge?.deliveryTargets, metrics)
@@ -266,14 +317,14 @@ async function main(): Promise<void> {
     process.on('SIGTERM', () => shutdown('SIGTERM'))
     process.on('SIGINT', () => shutdown('SIGINT'))
     bridge?.start()
-    await server.start()
+    await server.start().catch(blame('-bind', options.bind))
     if (metrics !== undefined) {
       view = await startOperatorView({
         broker: server, host: parseHostPort(options.bind).host, port: options.pport, metrics, logger,
         adminToken: options.adminToken, protectReads: protectReadsOf(options),
         // /reload: flags, environment and -config file read again, as at start-up
         readTopics: () => topicList(parseCli(process.argv.slice(2)).topics),
-      })
+      }).catch(blame('-pport', String(options.pport)))
     }
   } catch (err) {
     // one line saying what is wrong, then out

@@ -172,6 +172,11 @@ export function apiRoutes(ctx: OperatorContext): Route[] {
         const topic = idParam(req.params.topic, 'topic')
         const id = idParam(req.params.id, 'message id')
         const deliverAt = deliverAtOf(await req.body())
+        // a time no message may have is the request's fault (400); 409 stays for the message's state
+        const { maxDelayMs } = broker.settings
+        if (deliverAt > broker.clock.now() + maxDelayMs) {
+          throw new HttpError(400, ApiErrorCodes.INVALID_ARGUMENT, `deliverAt ${deliverAt} is more than ${maxDelayMs} ms ahead`)
+        }
         const outcome = await broker.reschedule(topic, id, deliverAt)
         audit('reschedule', { topic, messageId: id, deliverAt }, outcome.result)
         return outcomeReply(outcome)

@@ -41,10 +41,19 @@ function replyForError(err: unknown, logger: Logger): Reply {
   return errorReply(500, ApiErrorCodes.INTERNAL, `internal error: ${(err as Error)?.message ?? String(err)}`)
 }
 
+function parseRequestUrl(path: string): URL {
+  try {
+    return new URL(`http://operator.invalid${path.startsWith('/') ? '' : '/'}${path}`)
+  } catch {
+    throw new HttpError(400, ApiErrorCodes.INVALID_ARGUMENT, 'the request path does not parse')
+  }
+}
+
 async function answer(req: IncomingMessage, router: Router, access: AccessPolicy, logger: Logger): Promise<Reply> {
-  const url = new URL(req.url ?? '/', 'http://operator.invalid')
   const method = req.method ?? 'GET'
   try {
+    // appended, not resolved against a base: a request path starting with // would name a host
+    const url = parseRequestUrl(req.url ?? '/')
     if (method === 'GET') {
       const asset = await consoleAsset(url.pathname)
       if (asset !== undefined) {

@@ -7,11 +7,18 @@ import type { OperatorContext } from './operator-context.ts'
 /** Re-reads the configured topics and serves exactly those from now on. */
 export async function reloadTopics(ctx: OperatorContext): Promise<string[]> {
   if (ctx.readTopics === undefined) throw new HttpError(409, ApiErrorCodes.CONFIG, 'this broker was started without a configuration to reload topics from')
-  const topics = [...new Set(await ctx.readTopics())]
+  let read: readonly string[]
+  try {
+    read = await ctx.readTopics()
+  } catch (err) {
+    if ((err as { code?: string }).code !== ApiErrorCodes.CONFIG) throw err
+    throw new HttpError(400, ApiErrorCodes.CONFIG, `${(err as Error).message}; the served topics were left as they are`)
+  }
+  const topics = [...new Set(read)]
   if (topics.length === 0) throw new HttpError(400, ApiErrorCodes.CONFIG, 'the configuration names no topics; the served topics were left as they are')
   const before = ctx.broker.topics
   await ctx.broker.setTopics(topics)
-  ctx.logger.info({ before, after: topics }, 'topics reloaded')
+  ctx.logger.info({ action: 'reload', before, after: topics, result: 'reloaded' }, 'operator action')
   return ctx.broker.topics
 }
 

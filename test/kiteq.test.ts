@@ -10,6 +10,13 @@ const entry = fileURLToPath(new URL('../kiteq.ts', import.meta.url))
 /** Absolute, so a child started in another directory still finds the TypeScript loader. */
 const tsxLoader = `--import=${import.meta.resolve('tsx')}`
 
+/** A config file in a fresh directory holding `text`. */
+function configFile(text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'kiteq-cli-')), 'kiteq.yaml')
+  writeFileSync(path, text)
+  return path
+}
+
 function runCli(args: string[]) {
   return spawnSync(process.execPath, [tsxLoader, entry, ...args], { encoding: 'utf8', timeout: 20_000 })
 }
@@ -21,6 +28,13 @@ test('flags in both spellings; defaults; topics list', (t) => {
   t.is(o.deliverySeconds, 2)
   t.is(o.db, 'sqlite://./kiteq-data/kiteq.db', 'SQLite is the embedded default')
   t.is(o.txCheckMax, 15)
+})
+
+test('KITEQ_CONFIG names the config file as -config does; the flag wins over it', (t) => {
+  const fromEnv = configFile('topics: [e]\n')
+  t.is(parseCli([], { KITEQ_CONFIG: fromEnv }).topics, 'e')
+  t.is(parseCli([`-config=${configFile('topics: [f]\n')}`], { KITEQ_CONFIG: fromEnv }).topics, 'f')
+  t.throws(() => parseCli(['-topics=a'], { KITEQ_CONFIG: '/does/not/exist.yaml' }), { message: /cannot be read/ })
 })
 
 test('precedence: flag > environment > config file > default', (t) => {
@@ -45,6 +59,17 @@ for (const [args, pattern] of [
   [['-topics=a', '-logLevel=loud'], /-logLevel 'loud'/],
   [['-topics=a', '-dueGroupWindow=0'], /-dueGroupWindow must be a whole number of at least 1, got 0/],
   [['-topics=a', '-dueTopicQueue=1.5'], /-dueTopicQueue must be a whole number of at least 2, got 1.5/],
+  [['-topics=,'], /-topics is required/],
+  [['-topics=a', '-pport=99999'], /-pport must be a whole number of at most 65535, got 99999/],
+  [['-topics=a', '-pport='], /-pport: '' is not a number/],
+  [['-topics=a', '-pport'], /-pport needs a value: -pport=…/],
+  [['-topics=a', '-acceptPermits=-5'], /-acceptPermits must be a number of at least 0, got -5/],
+  [['-topics=a', '-txCheckIntervalSeconds=0'], /-txCheckIntervalSeconds must be positive, got 0/],
+  [['-topics=a', '-txCheckMax=1.5'], /-txCheckMax must be a whole number of at least 1, got 1.5/],
+  [['-topics=a', '-protectReads'], /-protectReads needs -adminToken/],
+  [['-topics=a', `-config=${configFile('topics: [a\nbind: x\n')}`], /does not parse: /],
+  [['-bind=127.0.0.1:1', `-config=${configFile('topics: { a: 1 }\n')}`], /-topics: expected a single value, got a mapping/],
+  [['-topics=a', `-config=${configFile('pport: true\n')}`], /-pport: 'true' is not a number/],
 ] as const) {
   test(`a bad start-up (${args.join(' ')}) stops with one line saying what is wrong`, (t) => {
     const r = runCli([...args])
@@ -76,4 +101,26 @@ test('runs, logs JSON lines, and drains on SIGTERM with exit 0', async (t) => {
   t.true(lines.some((l) => l.msg === 'broker stopped'))
   t.is(lines.find((l) => l.msg === 'broker started')?.store, 'sqlite')
   t.true(existsSync(join(dir, 'kiteq-data', 'kiteq.db')), 'the default store lives in a data directory it creates')
+})
+
+test('SIGTERM still ends the process when whoever read its log is gone (stdout a closed pipe)', async (t) => {
+  const child = spawn(process.execPath, [tsxLoader, entry, '-bind=127.0.0.1:0', '-topics=trade', '-db=memory://'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let exited = false
+  child.on('exit', () => (exited = true))
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes('broker started')) resolve()
+    })
+    child.on('exit', () => reject(new Error('the broker exited before starting')))
+  })
+  child.stdout.destroy() // the reader goes away, as `./kiteq | head -1` does
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => {
+    if (exited) resolve([child.exitCode, child.signalCode])
+    else child.on('exit', (c, s) => resolve([c, s]))
+  })
+  clearTimeout(timer)
+  t.is(signal, null, 'it ended by itself, not by the SIGKILL 15 s later')
+  t.is(code, 0)
 })

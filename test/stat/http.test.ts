@@ -4,8 +4,10 @@
  * the console's static files.
  */
 import test, { type ExecutionContext } from 'ava'
+import { connect } from 'node:net'
 import { bindDirect } from '../../binding/binding.ts'
 import type { KiteQClient } from '../../client/index.ts'
+import { ErrorCodes, KiteQError } from '../../protocol/errors.ts'
 import { instrumentStore } from '../../stat/instrument-store.ts'
 import { BrokerMetrics } from '../../stat/metrics.ts'
 import { startOperatorView, type OperatorView, type OperatorViewOptions } from '../../stat/operator-view.ts'
@@ -217,6 +219,13 @@ test('/reload re-reads the topics, only with the admin token; refused outright w
   t.deepEqual(await json(ok), { status: 200, topics: configured })
   t.true(s.broker.server.isServedTopic(configured[1]))
   t.is((await s.post('/api/reload', undefined, TOKEN)).status, 200)
+  const served = s.broker.server.topics
+  const broken = await setup(t, { adminToken: TOKEN, readTopics: () => { throw new KiteQError(ErrorCodes.CONFIG, '-deliverySeconds must be positive, got 0') } })
+  const refusedReload = await broken.get('/reload', TOKEN)
+  t.is(refusedReload.status, 400, 'a configuration that does not load is no server fault')
+  t.like(await json(refusedReload), { code: 'KITEQ_ERR_CONFIG' })
+  t.deepEqual(s.broker.server.topics, served)
+  await broken.close()
   await s.close()
 
   const open = await setup(t, { readTopics: () => ['x'] })
@@ -297,6 +306,10 @@ test('cancel and reschedule of a scheduled message: refused without a configured
   const bad = await s.post(`${path}/reschedule`, { deliverAt: 'soon' }, TOKEN)
   t.is(bad.status, 400)
   t.is((await json(bad)).code, 'KITEQ_ERR_INVALID_ARGUMENT')
+  // a time no message may have is the request's fault, not a conflict with the message's state
+  const tooFar = await s.post(`${path}/reschedule`, { deliverAt: 1e300 }, TOKEN)
+  t.is(tooFar.status, 400)
+  t.like(await json(tooFar), { code: 'KITEQ_ERR_INVALID_ARGUMENT' })
 
   const view = await json(await s.get(`/api/messages/${messageId}`))
   t.like(view, { messageId, topic: s.topic, state: 'live', changeable: true, deliverAtMs: far + 60_000, groups: { [s.group]: 'pending' } })
@@ -399,5 +412,23 @@ test('unknown pages are 404 and wrong methods 405, both as JSON {error, code}', 
   t.is(method.status, 405)
   t.is(method.headers.get('allow'), 'GET')
   t.is((await s.get('/api/messages/0123456789abcdef0123456789abcdef')).status, 404)
+  // a path starting with // is a path, not a host to resolve against
+  const doubled = await rawRequest(s.view.url, 'GET //stat HTTP/1.1')
+  t.regex(doubled, /^HTTP\/1\.1 404 /)
+  const garbage = await rawRequest(s.view.url, 'GET //[ HTTP/1.1')
+  t.regex(garbage, /^HTTP\/1\.1 (400|404) /)
+  t.is((await s.get('/stat')).status, 200, 'the port still answers')
   await s.close()
 })
+
+/** Sends one request line as typed (fetch would normalise the path) and returns the raw answer. */
+function rawRequest(base: string, requestLine: string): Promise<string> {
+  const { hostname, port } = new URL(base)
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.end(`${requestLine}\r\nhost: ${hostname}\r\nconnection: close\r\n\r\n`))
+    let answer = ''
+    socket.on('data', (d) => (answer += d))
+    socket.on('end', () => resolve(answer))
+    socket.on('error', reject)
+  })
+}
