@@ -38,7 +38,10 @@ function settle(broker: BrokerContext, ctx: DeliveryContext, answers: boolean[])
   broker.stats.count('failed', ctx.failed.length)
   if (ctx.fly) return undefined
   if (ctx.succeeded.length > 0) m.succGroups = m.succGroups.length === 0 ? ctx.succeeded : [...m.succGroups, ...ctx.succeeded]
-  m.failGroups = ctx.failed
+  // a round that only put groups off (offline, rate-limited) tried nobody: the last failures stand,
+  // less the groups reached now, so a dead letter still names who failed
+  if (ctx.failed.length > 0 || ctx.deferMs === Infinity) m.failGroups = ctx.failed
+  else if (ctx.succeeded.length > 0 && m.failGroups.length > 0) m.failGroups = m.failGroups.filter((g) => !ctx.succeeded.includes(g))
   if (ctx.failed.length === 0 && ctx.deferMs === Infinity) return ctx.parked.length === 0 ? finishDelivered(broker, ctx) : parkUntilRoom(broker, ctx)
   if (m.expiredTime <= Math.floor(now / 1000)) return moveToDeadLetter(broker, m, `expired after ${m.deliverCount} delivery attempts`)
   let nextMs = ctx.deferMs === Infinity ? Infinity : now + ctx.deferMs

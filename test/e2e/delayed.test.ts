@@ -3,12 +3,15 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { bindDirect } from '../../binding/binding.ts'
+import type { ScheduleOutcome } from '../../handler/message-ops.ts'
 import { ManualClock } from '../../server/clock.ts'
+import type { KiteQServer } from '../../server/kiteq-server.ts'
 import { MemoryStore } from '../../store/memory-store.ts'
 import type { StoredMessage } from '../../store/message-store.ts'
 import { openStore } from '../../store/open-store.ts'
 import { randomName, startBroker } from '../helpers/broker.ts'
 import { eventually, startConsumer, startProducer } from '../helpers/clients.ts'
+import { Hold } from '../helpers/hold.ts'
 
 async function setup(extra = {}) {
   const topic = randomName('delay')
@@ -129,58 +132,55 @@ test('cancel before firing, cancel after (already delivered), unknown id, resche
  */
 class SlowReadStore extends MemoryStore {
   reads = 0
-  #held: { entered: () => void; gate: Promise<void> } | undefined
-  /** The next read waits for `letGo`; `entered` resolves once it was issued. */
-  holdNextRead(): { entered: Promise<void>; letGo: () => void } {
-    let letGo!: () => void
-    let entered!: () => void
-    const gate = new Promise<void>((resolve) => (letGo = resolve))
-    const wasEntered = new Promise<void>((resolve) => (entered = resolve))
-    this.#held = { entered, gate }
-    return { entered: wasEntered, letGo }
+  #hold: Hold | undefined
+  /** The next read takes its rows and waits to hand them over until let go. */
+  holdNextRead(): Hold {
+    return (this.#hold = new Hold())
   }
 
   override get(topic: string, messageId: string): Promise<StoredMessage | undefined> {
     this.reads++
     const rows = super.get(topic, messageId)
-    const held = this.#held
-    if (held === undefined) return rows
-    this.#held = undefined
-    held.entered()
-    return held.gate.then(() => rows)
+    const hold = this.#hold
+    if (hold === undefined) return rows
+    this.#hold = undefined
+    return hold.pass().then(() => rows)
   }
 }
 
-test('no delivery starts while a cancel is under way: a message answered "cancelled" never arrives', async (t) => {
+/**
+ * A message due in 1 s on a manual clock; `change` is started on it, and while the change's read
+ * of the message is held the message falls due. Returns once the change has answered.
+ */
+async function changeAsItFallsDue(change: (server: KiteQServer, topic: string, messageId: string, clock: ManualClock) => Promise<ScheduleOutcome>) {
   const clock = new ManualClock(Date.now())
   const store = new SlowReadStore()
-  const { topic, consumer, producer, broker, close } = await setup({ clock, store })
-  const { messageId } = await producer.sendStringMessage({ topic, messageType: 'm', body: 'x', deliverAt: clock.now() + 1000 })
+  const ctx = await setup({ clock, store })
+  const { messageId } = await ctx.producer.sendStringMessage({ topic: ctx.topic, messageType: 'm', body: 'x', deliverAt: clock.now() + 1000 })
   const hold = store.holdNextRead()
-  const answer = broker.server.cancel(topic, messageId)
+  const answer = change(ctx.broker.server, ctx.topic, messageId, clock)
   await hold.entered
   const readsBefore = store.reads
-  clock.advance(1000) // the message falls due while the cancel's read is on its way
-  t.is(store.reads, readsBefore, 'the fire did not read the message the cancel holds')
+  clock.advance(1000)
+  const readsWhileHeld = store.reads - readsBefore
   hold.letGo()
-  t.like(await answer, { result: 'cancelled' })
+  return { ...ctx, clock, store, messageId, outcome: await answer, readsWhileHeld }
+}
+
+test('no delivery starts while a cancel is under way: a message answered "cancelled" never arrives', async (t) => {
+  const { topic, consumer, store, messageId, outcome, readsWhileHeld, close } = await changeAsItFallsDue((server, topic, id) => server.cancel(topic, id))
+  t.is(readsWhileHeld, 0, 'the fire did not read the message the cancel holds')
+  t.like(outcome, { result: 'cancelled' })
   await new Promise((r) => setTimeout(r, 200))
   t.is(consumer.received.length, 0)
   t.is(await store.get(topic, messageId), undefined)
   await close()
 })
 
-test('a fire skipped while a refused cancel held the message is made up for', async (t) => {
-  const clock = new ManualClock(Date.now())
-  const store = new SlowReadStore()
-  const { topic, consumer, producer, broker, close } = await setup({ clock, store })
-  const { messageId } = await producer.sendStringMessage({ topic, messageType: 'm', body: 'x', deliverAt: clock.now() + 1000 })
-  const hold = store.holdNextRead()
-  const answer = broker.server.reschedule(topic, messageId, clock.now() + 400 * 86400_000)
-  await hold.entered
-  clock.advance(1000)
-  hold.letGo()
-  t.like(await answer, { result: 'refused' }, 'more than a year ahead')
+test('a fire skipped while a refused reschedule held the message is made up for', async (t) => {
+  const { consumer, clock, messageId, outcome, close } = await changeAsItFallsDue(
+    (server, topic, id, clock) => server.reschedule(topic, id, clock.now() + 400 * 86400_000))
+  t.like(outcome, { result: 'refused' }, 'more than a year ahead')
   clock.advance(1)
   const [m] = await consumer.waitFor(1)
   t.is(m.messageId, messageId)

@@ -118,6 +118,22 @@ test('expiry reached while retrying: the message moves to the dead-letter list a
   await Promise.all([consumer.client.close(), producer.close(), broker.server.stop()])
 })
 
+test('a dead letter names the group that failed, though the rounds after its failures only waited for it (offline)', async (t) => {
+  const topic = randomName('t')
+  const broker = await startBroker({ topics: [topic], retry: quickRetry, offlineRetryMs: 100 })
+  const group = randomName('s')
+  const consumer = await startConsumer({ address: broker.address, group, bindings: [bindDirect(group, topic, 'm', 1000, true)], decide: () => false })
+  const producer = await startProducer(broker.address, randomName('p'), [topic])
+  const { messageId } = await producer.sendStringMessage({ topic, messageType: 'm', body: 'x', expiredTime: Math.floor(Date.now() / 1000) + 2 })
+  await eventually(() => (consumer.attempts.get(messageId) ?? 0) >= 4)
+  await consumer.client.close() // from now on every round finds the group offline and puts it off
+  await eventually(async () => (await broker.server.store.listDeadLetters({ topic })).length === 1, 10_000)
+  const [dead] = await broker.server.store.listDeadLetters({ topic })
+  t.regex(dead.reason, /^expired/)
+  t.deepEqual(dead.message.failGroups, [group])
+  await Promise.all([producer.close(), broker.server.stop()])
+})
+
 test('offline groups: a persistent binding keeps the message until the group connects; a non-persistent one drops it', async (t) => {
   const topic = randomName('t')
   const broker = await startBroker({ topics: [topic], offlineRetryMs: 100 })

@@ -3,27 +3,20 @@ import { MemoryStore } from '../../store/memory-store.ts'
 import type { StoredMessage } from '../../store/message-store.ts'
 import { randomName, startBroker } from '../helpers/broker.ts'
 import { startProducer } from '../helpers/clients.ts'
+import { Hold } from '../helpers/hold.ts'
 
-/** A memory store whose next save waits for `letGo`, and which notes the order of saves and stop. */
+/** A memory store whose next save can be held, and which notes the order of saves and stop. */
 class GatedSaveStore extends MemoryStore {
   readonly events: string[] = []
-  #gate: { entered: () => void; open: Promise<void> } | undefined
-  holdNextSave(): { entered: Promise<void>; letGo: () => void } {
-    let letGo!: () => void
-    let entered!: () => void
-    const open = new Promise<void>((resolve) => (letGo = resolve))
-    const wasEntered = new Promise<void>((resolve) => (entered = resolve))
-    this.#gate = { entered, open }
-    return { entered: wasEntered, letGo }
+  #hold: Hold | undefined
+  holdNextSave(): Hold {
+    return (this.#hold = new Hold())
   }
 
   override async save(message: StoredMessage): Promise<void> {
-    const gate = this.#gate
-    this.#gate = undefined
-    if (gate !== undefined) {
-      gate.entered()
-      await gate.open
-    }
+    const hold = this.#hold
+    this.#hold = undefined
+    await hold?.pass()
     await super.save(message)
     this.events.push(`saved ${message.messageId}`)
   }
