@@ -1,7 +1,9 @@
 /**
  * A resumable frame decoder: push socket chunks in, frames come out through `onFrame`. It never
  * touches a socket. A frame that lies inside one chunk is handed out as a view of that chunk (no
- * copy); only a frame split across chunks is assembled, once, when its last byte arrives.
+ * copy). A frame split across chunks is copied, as its bytes arrive, into one buffer of its size
+ * (known from its header): holding each chunk until the last one came cost ~220 bytes of heap per
+ * chunk, so a peer sending a 2 MiB body a byte at a time made a single frame hold ~450 MB.
  *
  * A negative or oversized bodyLen is a ProtocolError thrown from `push`; the decoder then stays
  * failed, since the stream cannot be resynchronised (there is no frame marker).
@@ -21,6 +23,9 @@ export class FrameDecoder {
   #pendingBytes = 0
   /** How many pending bytes the next step needs before parsing is worth trying. */
   #needed = FRAME_HEADER_BYTES
+  /** A frame whose header has arrived and whose body is being copied in, and how much of it is. */
+  #assembling: Buffer | undefined
+  #assembled = 0
   #failed: ProtocolError | undefined
 
   constructor(onFrame: (frame: Frame) => void, options: FrameDecoderOptions = {}) {
@@ -30,12 +35,30 @@ export class FrameDecoder {
 
   /** Bytes held waiting for the rest of a frame. */
   get bufferedBytes(): number {
-    return this.#pendingBytes
+    return this.#pendingBytes + this.#assembled
   }
 
   push(chunk: Buffer): void {
     if (this.#failed !== undefined) throw this.#failed
     if (chunk.length === 0) return
+    if (this.#assembling !== undefined) {
+      const frame = this.#assembling
+      const taken = chunk.copy(frame, this.#assembled, 0, Math.min(chunk.length, frame.length - this.#assembled))
+      this.#assembled += taken
+      if (this.#assembled < frame.length) return
+      this.#assembling = undefined
+      this.#assembled = 0
+      // the frame alone, then what came after it in this chunk
+      const rest = chunk.subarray(taken)
+      try {
+        this.#parse(frame)
+      } catch (err) {
+        if (rest.length > 0) this.#keep(rest, 0, FRAME_HEADER_BYTES)
+        throw err
+      }
+      if (rest.length > 0) this.push(rest)
+      return
+    }
     if (this.#pendingBytes === 0) {
       this.#parse(chunk)
       return
@@ -87,6 +110,12 @@ export class FrameDecoder {
 
   #keep(buf: Buffer, from: number, needed: number): void {
     if (from >= buf.length) {
+      this.#pending = []
+      this.#pendingBytes = 0
+    } else if (needed > FRAME_HEADER_BYTES) {
+      // the header is in: the frame's buffer can be made now and filled as its bytes come
+      this.#assembling = Buffer.allocUnsafe(needed)
+      this.#assembled = buf.copy(this.#assembling, 0, from)
       this.#pending = []
       this.#pendingBytes = 0
     } else {

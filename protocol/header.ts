@@ -10,7 +10,7 @@
  *           | deliverAt:12 int64 (opt; KiteQ-TS extension: Unix epoch milliseconds)
  */
 import { ProtocolError } from './errors.ts'
-import { ProtoReader, ProtoWriter, appendUnknown, stringFieldSize, varint32Size, varint64Size } from './wire.ts'
+import { ProtoReader, ProtoWriter, noteUnknown, stringFieldSize, unknownBytes, varint32Size, varint64Size } from './wire.ts'
 
 export interface Entry {
   key: string
@@ -59,7 +59,7 @@ function decodeEntry(buf: Buffer, start: number, end: number): Entry {
   let key = ''
   let value = ''
   let seen = 0
-  let unknownFields: Buffer | undefined
+  let unknown: number[] | undefined
   while (!r.done) {
     const tagStart = r.pos
     const tag = r.tag()
@@ -71,12 +71,12 @@ function decodeEntry(buf: Buffer, start: number, end: number): Entry {
       seen |= 2
     } else {
       r.skip(tag)
-      unknownFields = appendUnknown(unknownFields, r, tagStart)
+      unknown = noteUnknown(unknown, r, tagStart)
     }
   }
   if (seen !== ENTRY_REQUIRED) throw new ProtocolError(`Entry: missing required field '${seen & 1 ? 'value' : 'key'}'`)
   const entry: Entry = { key, value }
-  if (unknownFields !== undefined) entry.unknownFields = unknownFields
+  if (unknown !== undefined) entry.unknownFields = unknownBytes(buf, unknown)
   return entry
 }
 
@@ -168,7 +168,7 @@ export function decodeHeader(buf: Buffer, start: number, end: number, likelyId?:
   let createTime: number | undefined
   let snappy: boolean | undefined
   let deliverAt: number | undefined
-  let unknownFields: Buffer | undefined
+  let unknown: number[] | undefined
   let seen = 0
   while (!r.done) {
     const tagStart = r.pos
@@ -193,7 +193,7 @@ export function decodeHeader(buf: Buffer, start: number, end: number, likelyId?:
       default:
         // Unknown field, or a known number with an unexpected wire type: kept as unknown, like Go.
         r.skip(tag)
-        unknownFields = appendUnknown(unknownFields, r, tagStart)
+        unknown = noteUnknown(unknown, r, tagStart)
     }
   }
   if ((seen & HEADER_REQUIRED) !== HEADER_REQUIRED) throw missingField('Header', HEADER_FIELDS, seen, HEADER_REQUIRED)
@@ -203,7 +203,7 @@ export function decodeHeader(buf: Buffer, start: number, end: number, likelyId?:
   if (createTime !== undefined) header.createTime = createTime
   if (snappy !== undefined) header.snappy = snappy
   if (deliverAt !== undefined) header.deliverAt = deliverAt
-  if (unknownFields !== undefined) header.unknownFields = unknownFields
+  if (unknown !== undefined) header.unknownFields = unknownBytes(buf, unknown)
   return header
 }
 

@@ -6,7 +6,7 @@
 import { KiteQError, ErrorCodes } from './errors.ts'
 import { decodeHeader, headerSize, missingField, writeHeader, type Header } from './header.ts'
 import {
-  ProtoReader, ProtoWriter, WireType, appendUnknown, bytesFieldSize, stringFieldSize, varint32Size, varint64Size,
+  ProtoReader, ProtoWriter, WireType, noteUnknown, unknownBytes, bytesFieldSize, stringFieldSize, varint32Size, varint64Size,
 } from './wire.ts'
 
 export type FieldKind = 'string' | 'bytes' | 'bool' | 'int32' | 'int64' | 'header'
@@ -107,14 +107,14 @@ export function defineMessage<T extends object>(name: string, fields: readonly F
     const m: Fields = {}
     for (const f of fields) m[f.name] = undefined
     let seen = 0
-    let unknownFields: Buffer | undefined
+    let unknown: number[] | undefined
     while (!r.done) {
       const tagStart = r.pos
       const tag = r.tag()
       const f = tag < byTag.length ? byTag[tag] : undefined
       if (f === undefined) {
         r.skip(tag)
-        unknownFields = appendUnknown(unknownFields, r, tagStart)
+        unknown = noteUnknown(unknown, r, tagStart)
         continue
       }
       seen |= 1 << f.no
@@ -132,7 +132,7 @@ export function defineMessage<T extends object>(name: string, fields: readonly F
       }
     }
     if ((seen & required) !== required) throw missingField(name, names, seen, required)
-    if (unknownFields !== undefined) m.unknownFields = unknownFields
+    if (unknown !== undefined) m.unknownFields = unknownBytes(buf, unknown)
     return m as unknown as T
   }
 

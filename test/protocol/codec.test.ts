@@ -22,6 +22,21 @@ test('unknown fields survive a decode and re-encode, appended after the known on
   t.is(MessageStoreAckCodec.encode(decoded).toString('hex'), Buffer.concat([known, unknown]).toString('hex'))
 })
 
+test('unknown fields between known ones are kept in their order; a long run of them is kept whole', (t) => {
+  const known = MessageStoreAckCodec.encode({ messageId: 'm', status: true, feedback: 'ok' })
+  // known fields: 0a016d (1 "m"), 1001 (2 true), 1a026f6b (3 "ok"); unknown ones slipped in between
+  const wire = Buffer.from('4801' + '0a016d' + '52017a' + '5801' + '1001' + '1a026f6b' + '6001', 'hex')
+  const decoded = MessageStoreAckCodec.decode(wire)
+  t.like(decoded, { messageId: 'm', status: true, feedback: 'ok' })
+  t.is(decoded.unknownFields?.toString('hex'), '4801' + '52017a' + '5801' + '6001')
+  t.is(MessageStoreAckCodec.encode(decoded).toString('hex'), known.toString('hex') + '4801' + '52017a' + '5801' + '6001')
+  // 100 000 two-byte unknown fields (what made decoding quadratic): every byte kept, in order
+  const padding = Buffer.alloc(200_000)
+  for (let i = 0; i < padding.length; i += 2) padding[i] = 0x78 // field 15, varint, value 0
+  const padded = MessageStoreAckCodec.decode(Buffer.concat([known, padding]))
+  t.true(padded.unknownFields?.equals(padding))
+})
+
 test('unknown fields inside a Header and an Entry survive too', (t) => {
   const header: Header = {
     ...goldenHeader,

@@ -67,6 +67,48 @@ test('decoder: a body of exactly 2 MiB is accepted', (t) => {
   t.is(decoder.bufferedBytes, 0)
 })
 
+test('decoder: a frame dribbled a byte at a time is copied into one buffer of its size as it comes', (t) => {
+  const body = Buffer.alloc(100_000)
+  for (let i = 0; i < body.length; i++) body[i] = i & 0xff
+  const data = Buffer.concat([encodeFrame({ opaque: 9, cmdType: Cmd.BYTES_MESSAGE, body }), Buffer.from(goldenFrames[0].hex, 'hex')])
+  const frames: Frame[] = []
+  const decoder = new FrameDecoder((f) => frames.push(f))
+  const firstEnd = 19 + body.length
+  for (let i = 0; i < firstEnd; i++) {
+    decoder.push(data.subarray(i, i + 1))
+    // a body byte is copied on arrival, its chunk not held: scribbling over it afterwards changes nothing
+    if (i >= 19) data[i] = 0xee
+    if (i === 50_000) t.is(decoder.bufferedBytes, 50_001)
+  }
+  t.is(frames.length, 1)
+  t.true(frames[0].body.equals(body))
+  // one allocation for the whole frame, not one per chunk held until the last
+  t.is(frames[0].body.buffer.byteLength, firstEnd)
+  t.is(decoder.bufferedBytes, 0)
+  decoder.push(data.subarray(firstEnd))
+  t.is(frames.length, 2)
+  t.is(frames[1].opaque, goldenFrames[0].opaque)
+})
+
+test('decoder: a consumer throwing on an assembled frame keeps the frames that came after it in the same chunk', (t) => {
+  const big = encodeFrame({ opaque: 1, cmdType: Cmd.BYTES_MESSAGE, body: Buffer.alloc(10_000, 1) })
+  const small = encodeFrame({ opaque: 2, cmdType: Cmd.BYTES_MESSAGE, body: Buffer.from('x') })
+  const seen: number[] = []
+  let throwOnce = true
+  const decoder = new FrameDecoder((f) => {
+    if (throwOnce) {
+      throwOnce = false
+      throw new Error('consumer failed')
+    }
+    seen.push(f.opaque)
+  })
+  decoder.push(big.subarray(0, 5000))
+  t.throws(() => decoder.push(Buffer.concat([big.subarray(5000), small])), { message: 'consumer failed' })
+  decoder.push(Buffer.alloc(0))
+  decoder.push(encodeFrame({ opaque: 3, cmdType: Cmd.BYTES_MESSAGE, body: Buffer.from('y') }))
+  t.deepEqual(seen, [2, 3])
+})
+
 test('decoder: 2 MiB + 1 byte is a ProtocolError as soon as the header arrives', (t) => {
   const header = encodeFrame({ opaque: 5, cmdType: Cmd.BYTES_MESSAGE, body: Buffer.alloc(0) })
   header.writeInt32BE(DEFAULT_MAX_BODY_BYTES + 1, 15)
