@@ -3,7 +3,7 @@
  * is slower than we are for a moment; failing the send would turn that into an application error,
  * so we wait for the connection to drain and try once more. A second refusal is reported.
  */
-import { BackpressureError } from '../protocol/errors.ts'
+import { BackpressureError, TimeoutError } from '../protocol/errors.ts'
 import type { Frame } from '../protocol/frame.ts'
 import type { Connection } from '../remoting/connection.ts'
 import type { MessageCodec } from '../protocol/schema.ts'
@@ -53,10 +53,21 @@ async function requestAfterDrain(
     return await connection.request(opaque, frame, responseCmd, timeoutMs)
   } catch (err) {
     if (!(err instanceof BackpressureError)) throw err
-    await connection.waitForDrain()
+    // the wait for a drain is part of the request's time: a broker that stopped reading must not
+    // hold a publish past its timeout
+    const startedAt = Date.now()
+    await drainWithin(connection, timeoutMs)
     // The refused frame was never queued, so it can take a fresh opaque in place.
     const retryOpaque = connection.nextOpaque()
     frame.writeUInt32BE(retryOpaque, 0)
-    return connection.request(retryOpaque, frame, responseCmd, timeoutMs)
+    return connection.request(retryOpaque, frame, responseCmd, Math.max(1, timeoutMs - (Date.now() - startedAt)))
   }
+}
+
+function drainWithin(connection: Connection, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(`${connection.label}: still pushing back after ${timeoutMs} ms`)), timeoutMs)
+  })
+  return Promise.race([connection.waitForDrain(), expired]).finally(() => clearTimeout(timer))
 }

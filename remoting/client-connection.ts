@@ -210,9 +210,13 @@ export class ClientConnection extends EventEmitter<ClientConnectionEvents> {
           )
           return
         } catch (err) {
-          if ((err as KiteQError).code !== ErrorCodes.TIMEOUT) return // closed or pushed back: not a miss
+          const code = (err as KiteQError).code
+          if (code !== ErrorCodes.TIMEOUT && code !== ErrorCodes.BACKPRESSURE) return // closed
+          // refused because the queue is full: the broker has not read for a while, which is as
+          // much a miss as no answer (else a broker that stopped reading is never given up on)
+          if (code === ErrorCodes.BACKPRESSURE) await new Promise((resolve) => setTimeout(resolve, hb.timeoutMs).unref())
           miss++
-          this.#logger.warn({ miss }, 'heartbeat missed')
+          this.#logger.warn({ miss, code }, 'heartbeat missed')
         }
       }
       connection.close(new TimeoutError(`${this.address}: ${hb.maxMisses} heartbeats missed`))

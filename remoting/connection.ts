@@ -267,6 +267,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.#out.bytes > 0) this.#stream.write(this.#out.take())
     this.#shutdown(undefined)
     this.#stream.end()
+    // A peer that never reads what is left, or never closes its side, would hold the socket (and
+    // a server's close) open for good: it gets as long as a request would, then the socket goes.
+    const stream = this.#stream
+    if (stream.destroyed) return
+    const linger = setTimeout(() => stream.destroy(), this.#requestTimeoutMs)
+    linger.unref()
+    stream.once('close', () => clearTimeout(linger))
   }
 
   // ------------------------------------------------------------------------------------- inbound

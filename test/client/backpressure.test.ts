@@ -83,3 +83,12 @@ test('one-way messages encoded in place: queued at once without a promise, or af
   const err = await t.throwsAsync(sendMessageFrame(twice.connection, 3, 4, HeartBeatCodec, { version: 1 })!)
   t.is((err as { code?: string }).code, ErrorCodes.BACKPRESSURE)
 })
+
+test('a request waits for a drain only as long as its own timeout: a connection that never drains fails it with TIMEOUT', async (t) => {
+  const { connection } = stubConnection(1)
+  const neverDrains = Object.assign(Object.create(connection) as Connection, { waitForDrain: () => new Promise<void>(() => {}), label: 'stalled' })
+  const startedAt = Date.now()
+  const err = await t.throwsAsync(requestFrame(neverDrains, 5, frameWithOpaque(5), 4, 100))
+  t.is((err as { code?: string }).code, ErrorCodes.TIMEOUT)
+  t.true(Date.now() - startedAt >= 95)
+})

@@ -1,6 +1,7 @@
 import test from 'ava'
 import { once } from 'node:events'
-import { Cmd, ConnMetaCodec, ConnAuthAckCodec, ErrorCodes, HeartBeatCodec } from '../../protocol/index.ts'
+import { createServer, type Socket } from 'node:net'
+import { Cmd, ConnMetaCodec, ConnAuthAckCodec, ErrorCodes, HeartBeatCodec, encodeFrame } from '../../protocol/index.ts'
 import { ClientConnection, listenTcp, type Connection, type TcpServer } from '../../remoting/index.ts'
 
 /** A minimal broker stand-in: answers the handshake and (optionally) heartbeats. */
@@ -114,4 +115,49 @@ test('heartbeats: answered ones keep the connection; 3 misses close it and it is
   t.is(broker.handshakes(), 2)
   client.close()
   await stop(broker.server)
+})
+
+test('a broker that stopped reading is given up on: heartbeats refused for back-pressure count as misses', async (t) => {
+  const sockets: Socket[] = []
+  const stalled = createServer((socket) => {
+    socket.pause() // a broker process that no longer reads its socket
+    sockets.push(socket)
+  })
+  await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const s of sockets) s.destroy()
+    stalled.close()
+  })
+  const port = (stalled.address() as { port: number }).port
+  const client = new ClientConnection({
+    host: '127.0.0.1', port, handshake: async () => {}, onFrame: () => {},
+    maxQueuedBytes: 256 * 1024, heartbeat: { intervalMs: 100, timeoutMs: 50, maxMisses: 2 },
+    reconnect: { maxRetries: 0 },
+  })
+  t.teardown(() => client.close())
+  client.start()
+  const connection = await client.ready()
+  const frame = encodeFrame({ opaque: 0, cmdType: 0x30, body: Buffer.alloc(60_000) })
+  // fill the kernel's buffers and then our queue, until sends are refused
+  for (;;) {
+    try {
+      connection.send(frame)
+    } catch (err) {
+      t.is((err as { code?: string }).code, ErrorCodes.BACKPRESSURE)
+      break
+    }
+    await new Promise((r) => setImmediate(r))
+  }
+  // and the last bytes of room, so that not even a heartbeat fits
+  const tiny = encodeFrame({ opaque: 0, cmdType: 0x30, body: Buffer.alloc(0) })
+  for (;;) {
+    try {
+      connection.send(tiny)
+    } catch {
+      break
+    }
+  }
+  const [reason] = await once(connection, 'close')
+  t.is((reason as { code?: string }).code, ErrorCodes.TIMEOUT)
+  t.regex((reason as Error).message, /2 heartbeats missed/)
 })

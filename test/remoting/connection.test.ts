@@ -335,3 +335,16 @@ const RawBody = {
   },
   decode: (bytes: Buffer) => bytes,
 } as unknown as MessageCodec<Buffer>
+
+test('a graceful close does not wait for good on a peer that never closes its side: the socket goes after a request timeout', async (t) => {
+  const server = await listenTcp({ host: '127.0.0.1', port: 0, requestTimeoutMs: 200, onConnection: () => {} })
+  // a peer that keeps its side open after our FIN, as a client ignoring end-of-stream does
+  const peer = connect({ host: '127.0.0.1', port: server.port, allowHalfOpen: true })
+  await once(peer, 'connect')
+  while (server.connections.size === 0) await new Promise((r) => setImmediate(r))
+  server.closeAll()
+  const stopped = server.stopAccepting().then(() => 'stopped')
+  const stuck = new Promise((r) => setTimeout(() => r('still open after 5 s'), 5000).unref())
+  t.is(await Promise.race([stopped, stuck]), 'stopped')
+  peer.destroy()
+})
