@@ -61,6 +61,8 @@ export const sqliteStoreDefaults = { fsync: 'interval' as FsyncPolicy, fsyncInte
 /** An operation's failure as its caller gets it, queued or not. */
 const asStoreError = (err: unknown) => (err instanceof StoreError ? err : new StoreError((err as Error).message, { cause: err }))
 
+const stoppedError = () => new StoreError('sqlite store stopped')
+
 /** Longest wait for the checkpoint that lets the WAL start over. */
 const WAL_HOLD_MAX_MS = 5_000
 
@@ -229,6 +231,12 @@ export class SqliteStore implements MessageStore {
   #unlock: (() => void) | undefined
   /** Live + dead messages, kept in memory to enforce maxMessages without a COUNT per save. */
   #count = 0
+  /**
+   * stop() has begun: operations are refused. Its last flush resolves queued operations, whose
+   * callers may queue more from their continuations before the database is closed; those would
+   * otherwise wait for a flush that never comes.
+   */
+  #stopping = false
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path
@@ -238,6 +246,7 @@ export class SqliteStore implements MessageStore {
   }
 
   async start(): Promise<void> {
+    this.#stopping = false
     let db: Database.Database | undefined
     const inMemory = this.path === ':memory:'
     if (!inMemory) {
@@ -275,17 +284,25 @@ export class SqliteStore implements MessageStore {
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true
     clearInterval(this.#checkpointTimer)
     this.#endWalHold()
     // its connection must be gone before the WAL can be truncated
     await this.#checkpointer?.close()
     this.#checkpointer = undefined
+    this.#flush()
+    this.#rejectQueued(stoppedError())
     if (this.#db !== undefined) {
       this.#db.pragma('wal_checkpoint(TRUNCATE)')
       this.#db.close()
       this.#db = undefined
     }
     this.#releaseLock()
+  }
+
+  /** What a flush could not apply (none is coming): its callers hear it now. */
+  #rejectQueued(err: StoreError): void {
+    for (const w of this.#queue.splice(0)) w.reject(err)
   }
 
   #releaseLock(): void {
@@ -313,6 +330,7 @@ export class SqliteStore implements MessageStore {
    * `messageId`: the message it changes, if one (reads of other messages may pass a WAL hold).
    */
   #write<T>(apply: () => T, topic?: string, messageId?: string): Promise<T> {
+    if (this.#stopping) return Promise.reject(stoppedError())
     if (this.#db === undefined) return Promise.reject(new StoreError('sqlite store is not started'))
     if (this.#walHold && topic !== undefined) this.#heldKeys.add(messageKey(topic, messageId!))
     return new Promise<T>((resolve, reject) => {
@@ -452,7 +470,8 @@ export class SqliteStore implements MessageStore {
     return this.#write(() => {
       if (this.#s.exists.get(topic, messageId) === undefined) return false
       // a message dead before, re-driven, and dead again replaces its old dead-letter row
-      this.#s.deadDelete.run(topic, messageId)
+      // (possible when the redrive found the key live again and kept both): one row fewer held
+      this.#count -= this.#s.deadDelete.run(topic, messageId).changes
       this.#s.toDead.run(reason, atMs, topic, messageId)
       this.#s.delete.run(topic, messageId)
       return true

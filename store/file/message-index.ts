@@ -45,6 +45,8 @@ const GROW_SLOTS_PER_INSERT = 8
 const SLOT_BITS = 26
 const SLOT_MASK = (1 << SLOT_BITS) - 1
 const MAX_SLOTS = SLOT_MASK - 1
+const tooManyTopics = () => new StoreError(`file store: more than ${MAX_TOPICS + 1} topics`)
+const tooManyMessages = () => new StoreError(`file store: more than ${MAX_SLOTS} messages`, { full: true })
 const fingerprint = (hash: number) => (hash >>> SLOT_BITS) << SLOT_BITS
 
 const scratch = new Uint32Array(4)
@@ -161,6 +163,15 @@ export class MessageIndex {
   /** The hot slot of (topic, messageId), or -1 (cold slots are not looked at: see probe). */
   lookup(topic: string, messageId: string): number {
     return this.probe(topic, messageId)
+  }
+
+  /**
+   * Throws what insert() would for want of room (a topic past the limit of topics ever seen, no
+   * slot left), changing nothing: a caller that logs the message first asks before it does.
+   */
+  assertRoomFor(topic: string): void {
+    if (!this.#topicIds.has(topic) && this.#topicNames.length > MAX_TOPICS) throw tooManyTopics()
+    if (this.#freeSlots.length === 0 && this.#slotCount >= MAX_SLOTS) throw tooManyMessages()
   }
 
   /**
@@ -381,7 +392,7 @@ export class MessageIndex {
   #internTopic(topic: string): number {
     let id = this.#topicIds.get(topic)
     if (id === undefined) {
-      if (this.#topicNames.length > MAX_TOPICS) throw new StoreError(`file store: more than ${MAX_TOPICS + 1} topics`)
+      if (this.#topicNames.length > MAX_TOPICS) throw tooManyTopics()
       id = this.#topicNames.length
       this.#topicNames.push(topic)
       this.#topicIds.set(topic, id)
@@ -390,7 +401,7 @@ export class MessageIndex {
   }
 
   #newSlot(): number {
-    if (this.#slotCount >= MAX_SLOTS) throw new StoreError(`file store: more than ${MAX_SLOTS} messages`, { full: true })
+    if (this.#slotCount >= MAX_SLOTS) throw tooManyMessages()
     const slot = this.#slotCount++
     this.#slots.ensure(slot * SLOT_WORDS + SLOT_WORDS - 1)
     return slot

@@ -37,6 +37,8 @@ export interface SegmentLogOptions {
   readThread: boolean
   /** Replaces the reader thread's script (tests start one that dies). */
   readThreadEntry?: URL
+  /** Replaces the calls that decide what a crash can lose (tests observe, slow or fail them). */
+  fileOps?: Partial<SegmentFileOps>
   logger: Logger
   /** Told of every new active segment, before any record is placed in it. */
   onNewSegment: (segment: number) => void
@@ -45,6 +47,12 @@ export interface SegmentLogOptions {
    * one (the file store's deletes) appends them now, into the batch nextBatchWritten() promised.
    */
   beforeFlush?: () => void
+}
+
+/** The file calls whose order matters for what survives a crash. */
+export interface SegmentFileOps {
+  fdatasync: (fd: number) => Promise<void>
+  unlink: (path: string) => Promise<void>
 }
 
 export interface Appended {
@@ -207,11 +215,14 @@ export class SegmentLog {
   #failure: StoreError | undefined
   #closed = false
   #syncTimer: NodeJS.Timeout | undefined
-  #syncing: Promise<void> | undefined
+  #syncing: Promise<boolean> | undefined
   #writes = 0
   #fsyncs = 0
-  /** Segment deletions under way (close waits for them). */
-  readonly #removals = new Set<Promise<void>>()
+  /** Segment deletions, chained: one at a time, in the order asked for (close waits for them). */
+  #removals: Promise<void> = Promise.resolve()
+  /** A deletion had to keep its file: every later one keeps its own too (see remove()). */
+  #removalsStopped = false
+  readonly #fileOps: SegmentFileOps
   /** Where synchronous reads land before the record is copied out at its own size. */
   readonly #readScratch = Buffer.allocUnsafe(READ_AHEAD_BYTES)
   readonly #syncReadSegments: number
@@ -222,6 +233,7 @@ export class SegmentLog {
 
   constructor(options: SegmentLogOptions) {
     this.#options = options
+    this.#fileOps = { fdatasync: promisified.fdatasync, unlink: promisified.unlink, ...options.fileOps }
     this.#syncReadSegments = Math.ceil(options.syncReadBytes / options.segmentBytes)
   }
 
@@ -382,14 +394,21 @@ export class SegmentLog {
   /**
    * Deletes a segment's file, but only once the records that made it dead are written (and, unless
    * fsync=never, synced): deleting first could let a crash resurrect an older state of a message.
+   *
+   * Deletions run one at a time, in the order they were asked for. SegmentRefs names a segment
+   * only after every older segment its tombstones cancel records in, so the files go in that order
+   * too: were a tombstone's file gone first, a crash before the older file goes would bring the
+   * cancelled record back. For the same reason a deletion that keeps its file (the log broke, a
+   * sync or unlink failed) stops every later one; start-up works out again what may go.
    */
   remove(segmentId: number): void {
     const segment = this.#segments.get(segmentId)
     if (segment === undefined || segment === this.#active) return
     this.#segments.delete(segmentId)
     const writtenBefore = Promise.allSettled([this.#inFlight?.promise, this.#pending?.promise])
-    const removal = this.#reclaim(segment, writtenBefore).finally(() => this.#removals.delete(removal))
-    this.#removals.add(removal)
+    this.#removals = this.#removals
+      .then(() => this.#reclaim(segment, writtenBefore))
+      .catch((err: Error) => this.#stopRemovals(segment, err.message)) // a rejection would skip every later link
   }
 
   /** Writes what is pending, syncs (unless fsync=never), closes every file. Idempotent. */
@@ -403,14 +422,14 @@ export class SegmentLog {
       // the failure was reported to the callers of the failed batch
     }
     await this.#syncing
-    await Promise.all(this.#removals)
+    await this.#removals
     // reads under way (on the thread too) finish first
     for (const segment of this.#segments.values()) await readsDone(segment)
     await this.#reader?.close()
     for (const segment of this.#segments.values()) {
       if (segment.fd === undefined) continue
       try {
-        if (segment.dirty && this.#options.fsync !== 'never') await promisified.fdatasync(segment.fd)
+        if (segment.dirty && this.#options.fsync !== 'never') await this.#fileOps.fdatasync(segment.fd)
         await promisified.close(segment.fd)
       } catch (err) {
         this.#options.logger.error({ err: (err as Error).message, segment: segment.path }, 'file store: closing a segment failed')
@@ -451,7 +470,7 @@ export class SegmentLog {
         for (const run of batch.runs) await this.#writeRun(run)
         if (this.#options.fsync === 'batch') {
           for (const run of batch.runs) {
-            await promisified.fdatasync(run.segment.fd!)
+            await this.#fileOps.fdatasync(run.segment.fd!)
             this.#fsyncs++
             run.segment.dirty = false
           }
@@ -496,39 +515,74 @@ export class SegmentLog {
     }
   }
 
-  #syncDirty(): Promise<void> {
+  /** Syncs every segment written since its last sync; false when an fdatasync failed. */
+  #syncDirty(): Promise<boolean> {
     this.#syncing ??= (async () => {
+      let synced = true
       for (const segment of [...this.#segments.values()]) {
         if (!segment.dirty || segment.fd === undefined) continue
         segment.dirty = false
         try {
-          await promisified.fdatasync(segment.fd)
+          await this.#fileOps.fdatasync(segment.fd)
           this.#fsyncs++
         } catch (err) {
           segment.dirty = true
+          synced = false
           this.#options.logger.error({ err: (err as Error).message, segment: segment.path }, 'file store: fdatasync failed')
         }
       }
+      return synced
     })().finally(() => (this.#syncing = undefined))
     return this.#syncing
   }
 
+  /**
+   * Syncs everything written so far. A sync under way may have passed a segment before its latest
+   * write: it is waited for, then a new one runs (or one begun meanwhile, hence after the write).
+   */
+  async #syncAll(): Promise<boolean> {
+    if (this.#options.fsync === 'never') return true
+    await this.#syncing
+    return this.#syncDirty()
+  }
+
+  /** One deletion of remove()'s chain. */
   async #reclaim(segment: Segment, writtenBefore: Promise<unknown>): Promise<void> {
     await writtenBefore
-    if (this.#failure !== undefined) return // keep the file: the records that made it dead may be lost
-    if (this.#options.fsync !== 'never') await this.#syncDirty()
+    // not when the records that made the file dead may be lost (the log broke, the sync failed) or
+    // an earlier deletion kept its file
+    const safe = !this.#removalsStopped && this.#failure === undefined && (await this.#syncAll())
     await readsDone(segment)
+    await this.#closeSegment(segment)
+    if (!safe) {
+      this.#stopRemovals(segment, 'the records that made it dead may not be on disk')
+      return
+    }
+    try {
+      await this.#fileOps.unlink(segment.path)
+      this.#options.logger.debug({ segment: segment.path }, 'file store: deleted a segment whose records are all dead')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#stopRemovals(segment, (err as Error).message)
+    }
+  }
+
+  async #closeSegment(segment: Segment): Promise<void> {
     const fd = segment.fd
     segment.fd = undefined
     this.#reader?.forget(segment.path)
+    if (fd === undefined) return
     try {
-      if (fd !== undefined) await promisified.close(fd)
-      await promisified.unlink(segment.path)
-      this.#options.logger.debug({ segment: segment.path }, 'file store: deleted a segment whose records are all dead')
+      await promisified.close(fd)
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.#options.logger.warn({ err: (err as Error).message, segment: segment.path }, 'file store: could not delete a dead segment')
-      }
+      this.#options.logger.warn({ err: (err as Error).message, segment: segment.path }, 'file store: closing a dead segment failed')
     }
+  }
+
+  /** Keeps this file and every later dead one until the next start-up (warned once). */
+  #stopRemovals(segment: Segment, why: string): void {
+    if (this.#removalsStopped) return
+    this.#removalsStopped = true
+    this.#options.logger.warn({ err: why, segment: segment.path },
+      'file store: could not delete a dead segment; it and later dead segments stay until the next start-up')
   }
 }

@@ -23,7 +23,11 @@ export class SegmentRefs {
   /** While start-up replays the log, counts are incomplete: nothing is reclaimed. */
   #loading = false
 
-  /** `onReclaimable` is called once per segment, when nothing needs it any more. */
+  /**
+   * `onReclaimable` is called once per segment, when nothing needs it any more, and never before
+   * the older segments its tombstones depend on: the caller must delete the files in that order
+   * (one at a time), since a crash between two deletions must not leave a tombstone's target behind.
+   */
   constructor(onReclaimable: (segment: number) => void) {
     this.#onReclaimable = onReclaimable
   }
@@ -55,6 +59,15 @@ export class SegmentRefs {
     if (e === undefined) throw new Error(`segment ${segment} is not known`)
     e.refs--
     if (e.refs === 0) this.check(segment)
+  }
+
+  /**
+   * `segment` is never reclaimed: start-up found damaged records in it, which may be ones that
+   * tombstones elsewhere cancel, so it is kept for inspection, and so is whatever depends on it.
+   */
+  keep(segment: number): void {
+    this.add(segment)
+    this.hold(segment)
   }
 
   /** A tombstone in `tombstoneSegment` cancels a record in `targetSegment`. */

@@ -140,6 +140,79 @@ test('file store: corruption inside an older segment is reported as an error, la
   await cleanup(store)
 })
 
+/** Where each record of a segment file starts (walking the frames' lengths). */
+function frameOffsets(bytes: Buffer): number[] {
+  const offsets: number[] = []
+  for (let at = 0; at < bytes.length; at += 8 + bytes.readUInt32LE(at)) offsets.push(at)
+  return offsets
+}
+
+test('file store: a damaged record in the middle of the last segment costs that record only; replay goes on behind it, nothing is truncated', async (t) => {
+  let store = await open()
+  const messages = Array.from({ length: 20 }, () => makeMessage())
+  for (const m of messages) await store.save(m)
+  await store.stop()
+  const path = lastSegment(store.dir)
+  const pristine = readFileSync(path)
+  const offsets = frameOffsets(pristine)
+  t.is(offsets.length, 20)
+  const damages: [string, (bytes: Buffer) => void, number][] = [
+    ['a flipped bit in a payload', (bytes) => void (bytes[offsets[5] + 30] ^= 0x01), 5],
+    ['a length past the end of the file', (bytes) => bytes.writeUInt32LE(0x00ffffff, offsets[10]), 10],
+    ['a length no record has', (bytes) => bytes.writeUInt32LE(0xffffffff, offsets[15]), 15],
+  ]
+  for (const [what, damage, lost] of damages) {
+    const bytes = Buffer.from(pristine)
+    damage(bytes)
+    writeFileSync(path, bytes)
+    const logger = recordingLogger()
+    store = await open({ dir: store.dir, logger })
+    t.deepEqual(logger.warnings, [], what)
+    t.is(logger.errors.length, 1, what)
+    t.regex(logger.errors[0], /corrupt record inside the log/, what)
+    t.is(store.openReport?.truncatedBytes, 0, what)
+    t.is(statSync(path).size, pristine.length, `${what}: the file is left as it is`)
+    for (const [i, m] of messages.entries()) {
+      const got = await store.get(m.topic, m.messageId)
+      if (i === lost) t.is(got, undefined, what)
+      else t.deepEqual(comparable(t, got), m, `${what}: message ${i}`)
+    }
+    // appends continue at the end of the file, behind the records kept
+    const after = makeMessage()
+    await store.save(after)
+    store = await reopen(store, { logger: recordingLogger() })
+    t.deepEqual(comparable(t, await store.get(after.topic, after.messageId)), after, what)
+    t.is((await store.stats()).pendingByTopic.trade, 20, what)
+    await store.stop()
+  }
+  rmSync(store.dir, { recursive: true, force: true })
+})
+
+test('file store: a damaged first record of an older segment: the rest of it is replayed, and the segment is never deleted', async (t) => {
+  let store = await open({ segmentBytes: 2048 })
+  const messages = Array.from({ length: 12 }, () => makeMessage({ body: Buffer.alloc(300) }))
+  for (const m of messages) await store.save(m)
+  await store.stop()
+  const files = segmentFiles(store.dir)
+  t.true(files.length >= 3)
+  const first = join(store.dir, files[0])
+  const bytes = readFileSync(first)
+  bytes[20] ^= 0x01
+  writeFileSync(first, bytes)
+  const logger = recordingLogger()
+  store = await open({ dir: store.dir, segmentBytes: 2048, logger })
+  t.is(logger.errors.length, 1)
+  t.is(store.openReport?.corruptSegments, 1)
+  t.is((await store.stats()).pendingByTopic.trade, 11, 'only the damaged record is lost')
+  t.deepEqual(comparable(t, await store.get(messages[1].topic, messages[1].messageId)), messages[1])
+  // every message goes, oldest first: the first segment would be the first deleted
+  for (const m of messages.slice(1)) await store.delete(m.topic, m.messageId)
+  await eventually(() => !segmentFiles(store.dir).includes(files[1]), 5000, 'the second segment deleted')
+  t.true(segmentFiles(store.dir).includes(files[0]), 'the damaged segment is kept for inspection')
+  t.deepEqual(readFileSync(first), bytes)
+  await cleanup(store)
+})
+
 test('file store: segments roll at segmentBytes; a segment whose records are all dead is deleted, never the active one', async (t) => {
   const store = await open({ segmentBytes: 4096 })
   const messages = Array.from({ length: 40 }, () => makeMessage({ body: Buffer.alloc(300, 1) }))
@@ -294,6 +367,21 @@ test('file store: maxMessages refuses with STORE_FULL, counting dead letters', a
   await t.throwsAsync(store.save(makeMessage()), { code: 'KITEQ_ERR_STORE_FULL' } as never)
   await store.delete('trade', (await store.dueBetween(-Infinity, Infinity, 1))[0].messageId)
   await t.notThrowsAsync(store.save(makeMessage()))
+  await cleanup(store)
+})
+
+test('file store: a save the index has no room for (topics ever seen) is refused before it reaches the log', async (t) => {
+  let store = await open({ fsync: 'never' })
+  const topics = 65_536
+  for (let i = 0; i < topics; i += 4096) {
+    await Promise.all(Array.from({ length: Math.min(4096, topics - i) }, (_, j) => store.save(makeMessage({ topic: `t${i + j}` }))))
+  }
+  const refused = makeMessage({ topic: 'one-too-many' })
+  await t.throwsAsync(store.save(refused), { code: 'KITEQ_ERR_STORE', message: /more than 65536 topics/ } as never)
+  await t.notThrowsAsync(store.save(makeMessage({ topic: 't0' })), 'a topic already seen still has room')
+  store = await reopen(store, { fsync: 'never' })
+  t.is(await store.get(refused.topic, refused.messageId), undefined, 'nothing of it was logged')
+  t.is(Object.keys((await store.stats()).pendingByTopic).length, topics)
   await cleanup(store)
 })
 

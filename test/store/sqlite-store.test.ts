@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from '
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Logger } from '../../protocol/logger.ts'
-import type { MessageStore } from '../../store/message-store.ts'
+import type { MessageStore, StoreError } from '../../store/message-store.ts'
 import { openStore } from '../../store/open-store.ts'
 import { SqliteStore } from '../../store/sqlite-store.ts'
 import { makeMessage, storeConformance } from './conformance.ts'
@@ -53,6 +53,41 @@ test('sqlite store: maxMessages refuses with STORE_FULL', async (t) => {
   await store.save(makeMessage())
   await store.save(makeMessage())
   await t.throwsAsync(store.save(makeMessage()), { code: 'KITEQ_ERR_STORE_FULL' } as never)
+  await store.stop()
+})
+
+test('sqlite store: an operation issued while stop() runs (from a continuation of a write it flushed) is refused, never left pending', async (t) => {
+  for (const fsync of ['never', 'interval', 'batch'] as const) {
+    const path = join(mkdtempSync(join(tmpdir(), 'kiteq-sqlite-')), 'k.db')
+    const store = new SqliteStore({ path, fsync })
+    await store.start()
+    const m = makeMessage()
+    let outcome = 'pending'
+    void store.save(m)
+      .then(() => store.updateDelivery(m.topic, m.messageId, { deliverCount: 1, nextDeliverAtMs: 5, succGroups: [], failGroups: [], txCheckCount: 0 }))
+      .then(() => (outcome = 'resolved'), (err: StoreError) => (outcome = `${err.code}: ${err.message}`))
+    await store.stop()
+    // past stop(): a write left in the queue would have had its flush by now (and none would apply it)
+    await new Promise((resolve) => setImmediate(resolve))
+    t.is(outcome, 'KITEQ_ERR_STORE: sqlite store stopped', fsync)
+    const again = new SqliteStore({ path, fsync })
+    await again.start()
+    t.is((await again.get(m.topic, m.messageId))?.deliverCount, 0, 'the save queued before stop() was committed, the refused update not')
+    await again.stop()
+  }
+})
+
+test('sqlite store: a dead letter replaced by the same key dying again is no longer counted against maxMessages', async (t) => {
+  const store = new SqliteStore({ path: join(mkdtempSync(join(tmpdir(), 'kiteq-sqlite-')), 'k.db'), maxMessages: 2 })
+  await store.start()
+  const m = makeMessage()
+  await store.save(m)
+  t.true(await store.moveToDeadLetter(m.topic, m.messageId, 'expired', 1))
+  await store.save({ ...m }) // the producer sent the key again: live and dead side by side
+  t.false(await store.redriveDeadLetter(m.topic, m.messageId, 2), 'the key is live: the dead letter stays')
+  t.true(await store.moveToDeadLetter(m.topic, m.messageId, 'expired', 3))
+  t.is((await store.stats()).deadLetters, 1)
+  await t.notThrowsAsync(store.save(makeMessage()), 'one dead letter held: room for one more message')
   await store.stop()
 })
 

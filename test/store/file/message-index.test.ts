@@ -129,3 +129,14 @@ test('message index: a removal after the table changed does not trust where an e
   t.is(index.probe('trade', run[2]), -1)
   t.is(index.size, 1)
 })
+
+test('message index: assertRoomFor refuses a topic past the limit of topics ever seen, as insert would, and changes nothing', (t) => {
+  const index = new MessageIndex()
+  for (let i = 0; i < 65_536; i++) index.insert(`t${i}`, `id-${i}`, 0, false)
+  for (let i = 0; i < 65_536; i += 1000) index.remove(i)
+  t.notThrows(() => index.assertRoomFor('t5'), 'a topic seen before')
+  const err = t.throws(() => index.assertRoomFor('new'), { message: /more than 65536 topics/ })
+  t.is((err as { code?: string }).code, 'KITEQ_ERR_STORE')
+  t.throws(() => index.insert('new', 'id-new', 0, false), { message: err!.message })
+  t.is(index.topicIdNamed('new'), undefined)
+})
