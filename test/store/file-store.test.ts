@@ -119,19 +119,25 @@ test('file store: a torn last record (garbage, cut short, bad CRC) is truncated 
   await cleanup(store)
 })
 
-test('file store: corruption inside an older segment is reported as an error, later segments still load', async (t) => {
-  let store = await open({ segmentBytes: 2048 })
+/** Twelve messages over three or more 2 KiB segments, the first segment damaged by `damage`, reopened. */
+async function reopenedWithDamagedFirstSegment(t: ExecutionContext, damage: (bytes: Buffer) => void) {
+  const saved = await open({ segmentBytes: 2048 })
   const messages = Array.from({ length: 12 }, () => makeMessage({ body: Buffer.alloc(300) }))
-  for (const m of messages) await store.save(m)
-  await store.stop()
-  const files = segmentFiles(store.dir)
+  for (const m of messages) await saved.save(m)
+  await saved.stop()
+  const files = segmentFiles(saved.dir)
   t.true(files.length >= 3)
-  const first = join(store.dir, files[0])
+  const first = join(saved.dir, files[0])
   const bytes = readFileSync(first)
-  bytes[bytes.length - 3] ^= 0xff
+  damage(bytes)
   writeFileSync(first, bytes)
   const logger = recordingLogger()
-  store = await open({ dir: store.dir, segmentBytes: 2048, logger })
+  const store = await open({ dir: saved.dir, segmentBytes: 2048, logger })
+  return { store, messages, files, first, bytes, logger }
+}
+
+test('file store: corruption inside an older segment is reported as an error, later segments still load', async (t) => {
+  const { store, messages, first, bytes, logger } = await reopenedWithDamagedFirstSegment(t, (b) => (b[b.length - 3] ^= 0xff))
   t.is(logger.errors.length, 1)
   t.regex(logger.errors[0], /corrupt record inside the log/)
   t.is(statSync(first).size, bytes.length, 'an older segment is left as it is for inspection')
@@ -189,18 +195,7 @@ test('file store: a damaged record in the middle of the last segment costs that 
 })
 
 test('file store: a damaged first record of an older segment: the rest of it is replayed, and the segment is never deleted', async (t) => {
-  let store = await open({ segmentBytes: 2048 })
-  const messages = Array.from({ length: 12 }, () => makeMessage({ body: Buffer.alloc(300) }))
-  for (const m of messages) await store.save(m)
-  await store.stop()
-  const files = segmentFiles(store.dir)
-  t.true(files.length >= 3)
-  const first = join(store.dir, files[0])
-  const bytes = readFileSync(first)
-  bytes[20] ^= 0x01
-  writeFileSync(first, bytes)
-  const logger = recordingLogger()
-  store = await open({ dir: store.dir, segmentBytes: 2048, logger })
+  const { store, messages, files, first, bytes, logger } = await reopenedWithDamagedFirstSegment(t, (b) => (b[20] ^= 0x01))
   t.is(logger.errors.length, 1)
   t.is(store.openReport?.corruptSegments, 1)
   t.is((await store.stats()).pendingByTopic.trade, 11, 'only the damaged record is lost')
