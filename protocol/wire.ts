@@ -12,6 +12,7 @@ import { ProtocolError } from './errors.ts'
 export const WireType = { VARINT: 0, FIXED64: 1, BYTES: 2, START_GROUP: 3, END_GROUP: 4, FIXED32: 5 } as const
 
 const TWO_32 = 4294967296
+const TWO_63 = 2 ** 63
 const MAX_GROUP_DEPTH = 64
 
 // ---------------------------------------------------------------------------------------- sizes
@@ -28,6 +29,7 @@ export function varint32Size(value: number): number {
 
 export function varint64Size(value: number): number {
   if (value < 0) return 10
+  if (value >= TWO_63) return 9 // written as the largest int64 (see ProtoWriter.int64)
   if (value < TWO_32) return value < 0x10000000 ? varint32Size(value) : 5
   let size = 5
   for (let rest = Math.floor(value / 0x800000000); rest > 0; rest = Math.floor(rest / 128)) size++
@@ -88,14 +90,22 @@ export class ProtoWriter {
     else this.int64(value)
   }
 
+  /**
+   * A double at or past ±2^63 has no int64; the nearest one is written. (The largest int64 reads
+   * back as the double 2^63, whose bits would otherwise come out as the smallest: a far-future
+   * time re-encoded as a far-past one.)
+   */
   int64(value: number): void {
     let lo: number
     let hi: number
-    if (value >= 0) {
+    if (value >= TWO_63) {
+      lo = 0xffffffff
+      hi = 0x7fffffff
+    } else if (value >= 0) {
       lo = value >>> 0
       hi = Math.floor(value / TWO_32) >>> 0
     } else {
-      const abs = -value
+      const abs = Math.min(-value, TWO_63)
       lo = (~(abs >>> 0) + 1) >>> 0
       hi = (~(Math.floor(abs / TWO_32) >>> 0) + (lo === 0 ? 1 : 0)) >>> 0
     }

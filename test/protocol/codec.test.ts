@@ -37,6 +37,22 @@ test('unknown fields between known ones are kept in their order; a long run of t
   t.true(padded.unknownFields?.equals(padding))
 })
 
+test('int64 at the edges: the largest int64 read back and re-encoded keeps its bytes; doubles past ±2^63 are written as the nearest int64', (t) => {
+  const maxInt64 = 'ffffffffffffffff7f' // varint of 2^63 - 1
+  const minInt64 = '80808080808080808001' // varint of -2^63
+  // messageId "m", topic "t", messageType "t", expiredTime (field 4) as given, deliverLimit 1, groupId "p", commit and fly false
+  const expiredTimeOf = (varintHex: string) => Buffer.from('0a016d' + '120174' + '1a0174' + '20' + varintHex + '2801' + '320170' + '3800' + '4000', 'hex')
+  // a header whose expiredTime is the largest int64, as another client may send it
+  const wire = expiredTimeOf(maxInt64)
+  const header = decodeHeader(wire, 0, wire.length)
+  t.is(header.expiredTime, 2 ** 63, 'read as the nearest double')
+  t.is(encodeHeader(header).toString('hex'), wire.toString('hex'), 'written back as it came, not as -2^63')
+  for (const [value, varint] of [[1e20, maxInt64], [2 ** 63, maxInt64], [-1e20, minInt64], [-(2 ** 63), minInt64]] as const) {
+    const encoded = encodeHeader({ ...header, expiredTime: value })
+    t.is(encoded.toString('hex'), expiredTimeOf(varint).toString('hex'), String(value))
+  }
+})
+
 test('unknown fields inside a Header and an Entry survive too', (t) => {
   const header: Header = {
     ...goldenHeader,
