@@ -221,10 +221,11 @@ export class KiteQClient extends EventEmitter<KiteQClientEvents> {
   }
 
   async #close(): Promise<void> {
-    const wasStarting = this.#state === 'starting' || this.#state === 'new'
+    // a client closed while starting (or never started) closes at once: its start() fails anyway
+    const wasStarted = this.#state === 'started'
     this.#state = 'closed'
     this.#startWait?.fail(new ConnectionClosedError('the client was closed during start()'))
-    if (!wasStarting && this.#requests.count > 0) {
+    if (wasStarted && this.#requests.count > 0) {
       let timer: NodeJS.Timeout | undefined
       const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#options.publishTimeoutMs)))
       await Promise.race([this.#requests.idle(), deadline])
@@ -480,25 +481,21 @@ export class KiteQClient extends EventEmitter<KiteQClientEvents> {
     // Without onMessageCheck nobody knows how the local transaction ended: committing (what
     // kiteq-client-go's default listener does) would deliver a message its producer rolled back.
     let status: TxStatusValue = TxStatus.UNKNOWN
-    let feedback = 'no onMessageCheck in this client'
+    let feedback = ''
     const listener = this.#listener
-    if (listener?.onMessageCheck === undefined && !this.#warnedNoCheckListener) {
-      this.#warnedNoCheckListener = true
-      this.#logger.warn({ broker: connection.label, messageId: packet.header.messageId },
-        "a broker asks how a transaction ended, and this client has no onMessageCheck: answering 'unknown' (the broker asks again, then dead-letters it)")
-    }
-    if (listener?.onMessageCheck !== undefined) {
-      feedback = ''
+    if (listener?.onMessageCheck === undefined) {
+      feedback = 'no onMessageCheck in this client'
+      if (!this.#warnedNoCheckListener) {
+        this.#warnedNoCheckListener = true
+        this.#logger.warn({ broker: connection.label, messageId: packet.header.messageId },
+          "a broker asks how a transaction ended, and this client has no onMessageCheck: answering 'unknown' (the broker asks again, then dead-letters it)")
+      }
+    } else {
       try {
         const decision = await listener.onMessageCheck(txCheckOf(packet.header))
-        if (Object.hasOwn(decisions, decision)) {
-          status = decisions[decision]
-        } else {
-          status = TxStatus.UNKNOWN
-          feedback = `onMessageCheck answered ${String(decision)}, not 'commit', 'rollback' or 'unknown'`
-        }
+        if (Object.hasOwn(decisions, decision)) status = decisions[decision]
+        else feedback = `onMessageCheck answered ${String(decision)}, not 'commit', 'rollback' or 'unknown'`
       } catch (err) {
-        status = TxStatus.UNKNOWN
         feedback = errorText(err)
       }
     }
